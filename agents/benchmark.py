@@ -1,0 +1,79 @@
+"""Benchmark: learned-reward PPO against true-reward PPO on one task, same harness, same seeds."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.config import TrainConfig
+
+
+def _run_one(cfg: TrainConfig) -> dict[str, Any]:
+    from agents.train import train
+    run = train(cfg)
+    return {**run.result, "run_dir": str(run.path)}
+
+
+def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """Mean over seeds per reward mode, the return ratio and the throughput ratio, as JSON and markdown."""
+    by = {mode: [r for r in rows if r["reward"] == mode] for mode in ("preferences", "true")}
+
+    def mean(mode: str, key: str) -> float:
+        vals = [r[key] for r in by[mode] if r.get(key) is not None]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    s: dict[str, Any] = {"env": rows[0]["env"], "seeds": sorted({r["seed"] for r in rows}),
+                         "timesteps": rows[0]["timesteps"], "label_budget": max(r["label_budget"] for r in rows)}
+    for mode in by:
+        for key in ("true_return_mean", "oracle_return_mean", "steps_per_sec", "learn_seconds"):
+            s[f"{mode}.{key}"] = mean(mode, key)
+    s["preferences.reward_val_acc"] = mean("preferences", "reward_val_acc")
+    s["preferences.reward_heldout_corr"] = mean("preferences", "reward_heldout_corr")
+    s["preferences.fit_seconds"] = mean("preferences", "fit_seconds")
+    s["return_ratio"] = s["preferences.true_return_mean"] / s["true.true_return_mean"]
+    s["oracle_return_ratio"] = s["preferences.oracle_return_mean"] / s["true.oracle_return_mean"]
+    s["throughput_ratio"] = s["preferences.steps_per_sec"] / s["true.steps_per_sec"]
+    lines = [
+        f"### {s['env']}: {s['label_budget']} synthetic labels vs true reward, "
+        f"{s['timesteps']:,} steps, seeds {s['seeds']}",
+        "",
+        "| run | seed | true return (gym task) | oracle return | steps/s | reward val acc | held-out corr |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["reward"], r["seed"])):
+        acc = "" if r.get("reward_val_acc") is None else f"{r['reward_val_acc']:.3f}"
+        corr = "" if r.get("reward_heldout_corr") is None else f"{r['reward_heldout_corr']:.3f}"
+        lines.append(f"| {r['reward']} | {r['seed']} | {r['true_return_mean']:.1f} +- {r['true_return_std']:.1f} "
+                     f"| {r['oracle_return_mean']:.1f} | {r['steps_per_sec']:.0f} | {acc} | {corr} |")
+    lines += ["",
+              f"- return ratio (learned / true reward, gym task return): **{s['return_ratio']:.3f}**",
+              f"- oracle-return ratio: {s['oracle_return_ratio']:.3f}",
+              f"- throughput ratio (steps/s learned / true, fitting and labeling included): "
+              f"**{s['throughput_ratio']:.3f}**", ""]
+    return s, "\n".join(lines)
+
+
+def run_bench(base: TrainConfig, seeds: list[int], workers: int, name: str | None) -> Path:
+    """Run every (reward mode, seed) cell; write summary.json / summary.md; return the folder."""
+    name = name or f"{base.env}__{base.labels or 'default'}__{time.strftime('%Y%m%d-%H%M%S')}"
+    out = Path(base.runs_dir) / "bench" / name
+    out.mkdir(parents=True, exist_ok=True)
+    cells = [replace(base, reward=mode, seed=seed, progress=False, runs_dir=str(out))
+             for seed in seeds for mode in ("preferences", "true")]
+    if workers == 1:
+        rows = [_run_one(c) for c in cells]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            rows = list(pool.map(_run_one, cells))
+    summary, md = summarize(rows)
+    (out / "cells.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.md").write_text(md)
+    return out

@@ -1,0 +1,62 @@
+"""SB3 callbacks: the preference loop between rollouts, TensorBoard scalars, the progress bar."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from tqdm import tqdm
+
+from agents.reward_wrapper import LearnedRewardVecEnv
+from preference.loop import PreferenceLoop
+
+
+class PreferenceCallback(BaseCallback):
+    """After each rollout (before PPO's update): run the preference loop and log its metrics.
+
+    With ``loop=None`` (true-reward baseline) it only logs returns and throughput.
+    """
+
+    def __init__(self, wrapper: LearnedRewardVecEnv, loop: PreferenceLoop | None,
+                 progress: tqdm | None = None):
+        super().__init__()
+        self.wrapper = wrapper
+        self.loop = loop
+        self.progress = progress
+        self._t0 = time.perf_counter()
+        self._steps0 = 0
+
+    def _on_training_start(self) -> None:
+        self._t0 = time.perf_counter()
+        self._steps0 = self.num_timesteps
+
+    def _on_step(self) -> bool:
+        if self.progress is not None:
+            self.progress.update(self.training_env.num_envs)
+        return True
+
+    def _on_rollout_end(self) -> None:
+        record = self.logger.record
+        if self.loop is not None:
+            self.loop.step(self.num_timesteps)
+            for key, value in self.loop.metrics.items():
+                if value is not None and np.isfinite(value):
+                    record(key, value)
+            if self.progress is not None:
+                self.progress.set_postfix(labels=self.loop.metrics.get("labels/answered", 0), refresh=False)
+        w = self.wrapper
+        if w.true_returns:
+            record("charts/ep_true_return", float(np.mean(w.true_returns)))
+            record("charts/ep_learned_return", float(np.mean(w.learned_returns)))
+        if w.recent_rewards:
+            record("reward/r_hat_mean", float(np.mean(w.recent_rewards)))
+            record("reward/r_hat_std", float(np.std(w.recent_rewards)))
+        elapsed = time.perf_counter() - self._t0
+        if elapsed > 0:
+            record("perf/steps_per_sec", (self.num_timesteps - self._steps0) / elapsed)
+
+    def finish(self) -> None:
+        """Spend the rest of the label budget and refit once more with every label."""
+        if self.loop is not None:
+            self.loop.step(self.loop.schedule.total_steps, force_fit=True)

@@ -1,0 +1,167 @@
+"""The ``prefrl`` command line: train, bench, tasks."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+from typing import Any, NoReturn, Sequence
+
+from agents.config import LABELERS, REWARDS, TrainConfig
+from envs.registry import TASKS
+from preference.selection import SELECTIONS
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A mistake the user can fix; printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0 or value != float(text):
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _ppo_override(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return key.strip(), value
+
+
+def _add_train_flags(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    p.add_argument("--env", default=d.env, help=f"task (one of {', '.join(TASKS)}); default %(default)s")
+    p.add_argument("--reward", choices=REWARDS, default=d.reward,
+                   help="what PPO optimizes: the learned reward from preferences, or the true reward "
+                        "(baseline in the same harness); default %(default)s")
+    p.add_argument("--labels", type=_positive_int, default=None,
+                   help="label budget (comparisons); default: the task's (700 for MuJoCo)")
+    p.add_argument("--timesteps", type=_positive_int, default=None,
+                   help="RL environment steps; default: the task's (1,000,000 for MuJoCo)")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed; default %(default)s")
+    p.add_argument("--selection", choices=SELECTIONS, default=d.selection,
+                   help="pair selection: random, or ensemble disagreement over 10x candidates; default %(default)s")
+    p.add_argument("--labeler", choices=LABELERS, default=d.labeler,
+                   help="who answers queries; default %(default)s (synthetic, reads the true reward)")
+    p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu or cuda; default %(default)s")
+    p.add_argument("--n-envs", type=_positive_int, default=None, help="parallel envs; default: the task's PPO setting")
+    p.add_argument("--ensemble-size", type=_positive_int, default=d.ensemble_size,
+                   help="reward-model ensemble members; default %(default)s")
+    p.add_argument("--clip-seconds", type=float, default=d.clip_seconds,
+                   help="clip length in simulated seconds; default %(default)s")
+    p.add_argument("--initial-fraction", type=float, default=d.initial_fraction,
+                   help="share of the budget labeled on random-policy clips before RL; default %(default)s")
+    p.add_argument("--fit-every", type=_positive_int, default=d.fit_every,
+                   help="refit the reward model every N env steps; default %(default)s")
+    p.add_argument("--pretrain-epochs", type=_positive_int, default=d.pretrain_epochs,
+                   help="passes over the initial labels before RL; default %(default)s")
+    p.add_argument("--eval-episodes", type=int, default=d.eval_episodes,
+                   help="final true-reward evaluation episodes; default %(default)s")
+    p.add_argument("--ppo", type=_ppo_override, action="append", default=[], metavar="KEY=VALUE",
+                   help="override a PPO setting of the task (repeatable), e.g. --ppo n_steps=2048")
+    p.add_argument("--torch-threads", type=_positive_int, default=d.torch_threads,
+                   help="torch CPU threads; default %(default)s")
+    p.add_argument("--runs-dir", default=d.runs_dir, help="where run folders go; default %(default)s")
+    p.add_argument("--exp-name", default=None, help="experiment name in the run folder's name")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _config_from(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        env=args.env, reward=args.reward, labels=args.labels, timesteps=args.timesteps, seed=args.seed,
+        selection=args.selection, labeler=args.labeler, device=args.device, n_envs=args.n_envs,
+        ensemble_size=args.ensemble_size, clip_seconds=args.clip_seconds,
+        initial_fraction=args.initial_fraction, fit_every=args.fit_every,
+        pretrain_epochs=args.pretrain_epochs, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
+        torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
+        progress=not args.quiet)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="prefrl", description="Reinforcement learning from clip-pair preferences "
+                                                "(Christiano et al. 2017) with SB3 PPO.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    train = sub.add_parser("train", help="train one agent (learned or true reward)",
+                           description="Train PPO on the reward learned from synthetic-oracle preferences "
+                                       "(or on the true reward), writing runs/<env>__<exp>__<seed>__<time>/.")
+    _add_train_flags(train)
+    bench = sub.add_parser("bench", help="learned-reward PPO against true-reward PPO, same harness",
+                           description="Run learned-reward and true-reward PPO on one task for each seed and "
+                                       "write a comparison (final true return, ratio, throughput).")
+    _add_train_flags(bench)
+    bench.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds; default 0")
+    bench.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1),
+                       help="runs in parallel (processes); default %(default)s")
+    bench.add_argument("--name", default=None, help="bench folder name under <runs-dir>/bench/")
+    sub.add_parser("tasks", help="list the tasks and their settings")
+    return parser
+
+
+def _cmd_tasks() -> None:
+    for spec in TASKS.values():
+        print(f"{spec.name:24s} {spec.gym_id:28s} clip {spec.clip_steps:4d} steps  "
+              f"episode {spec.episode_steps:5d}  labels {spec.default_labels:5d}  steps {spec.default_timesteps:,}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "tasks":
+            _cmd_tasks()
+            return 0
+        cfg = _config_from(args)
+        cfg.validate()
+        from envs.registry import get_task
+        get_task(cfg.env)
+        if args.command == "train":
+            from agents.train import train
+            run = train(cfg)
+            _print_result(run.path, run.result)
+        elif args.command == "bench":
+            from agents.benchmark import run_bench
+            out = run_bench(cfg, args.seeds, args.workers, args.name)
+            print(f"bench results: {out / 'summary.md'}")
+            print((out / "summary.md").read_text())
+        return 0
+    except UsageError as exc:
+        print(f"prefrl: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ValueError, OSError) as exc:
+        print(f"prefrl: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("prefrl: interrupted", file=sys.stderr)
+        return 130
+
+
+def _print_result(path, result: dict) -> None:
+    print(f"run folder: {path}")
+    if "true_return_mean" in result:
+        print(f"final true return: {result['true_return_mean']:.1f} +- {result['true_return_std']:.1f} "
+              f"(oracle return {result['oracle_return_mean']:.1f})")
+    print(f"labels: {result['labels_answered']}  steps: {result['timesteps']}  "
+          f"steps/s: {result['steps_per_sec']:.0f}")
+    print(f"results: {path / 'result.json'}")
+    print(f"TensorBoard: tensorboard --logdir {path.parent}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

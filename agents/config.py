@@ -1,0 +1,98 @@
+"""The run configuration: one dataclass tree, saved in the run folder, every CLI flag mapped onto it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+REWARDS = ("preferences", "true")
+LABELERS = ("oracle",)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run."""
+
+    env: str = "Hopper"
+    """Task name from the registry (see `prefrl tasks`)."""
+    reward: str = "preferences"
+    """`preferences`: PPO optimizes the learned reward r̂; `true`: PPO on the true reward (baseline)."""
+    labels: int | None = None
+    """Label budget (synthetic or human comparisons); default: the task's."""
+    timesteps: int | None = None
+    """RL environment steps; default: the task's."""
+    seed: int = 0
+    """Seed for envs, PPO, the ensemble and pair selection."""
+    selection: str = "random"
+    """Pair selection: `random` or `disagreement` (ensemble variance over 10x candidates)."""
+    labeler: str = "oracle"
+    """Who answers queries: `oracle` (synthetic, reads the true reward)."""
+    device: str = "auto"
+    """`auto` (CUDA when present), `cpu` or `cuda`; used by PPO and the reward ensemble."""
+    n_envs: int | None = None
+    """Parallel envs for PPO; default: the task's PPO setting."""
+    ensemble_size: int = 3
+    """Reward-predictor ensemble members."""
+    clip_seconds: float = 1.5
+    """Clip length in simulated seconds (converted to steps per task)."""
+    initial_fraction: float = 0.25
+    """Fraction of the label budget collected from random-policy clips before RL starts."""
+    schedule_horizon: float = 2e6
+    """Label rate after T steps is proportional to horizon / (T + horizon)."""
+    fit_every: int = 10_000
+    """Refit the reward ensemble every this many env steps."""
+    fit_epochs: float = 2.0
+    """Minimum passes over the comparisons per refit (at least 1 label per 10 env steps)."""
+    pretrain_epochs: int = 200
+    """Passes over the initial comparisons before RL starts."""
+    unhealthy_penalty: float = 1.0
+    """True-reward penalty per step in a state where the gymnasium task would terminate."""
+    candidate_clips: int = 200
+    """Queries are drawn from this many most recent clips."""
+    clip_capacity: int = 2000
+    """Clips kept in memory (older ones are dropped unless stored with a query)."""
+    eval_episodes: int = 10
+    """Final evaluation episodes on the true reward."""
+    ppo: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the task's PPO settings (e.g. {"n_steps": 2048})."""
+    torch_threads: int = 1
+    """torch CPU threads (1 is fastest for these small networks on 2 cores)."""
+    runs_dir: str = "runs"
+    """Where run folders are created."""
+    exp_name: str | None = None
+    """Experiment name in the run folder's name; default derived from reward and labels."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    def validate(self) -> None:
+        """Raise ValueError with one clear line for any impossible setting."""
+        if self.reward not in REWARDS:
+            raise ValueError(f"--reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
+        if self.labeler not in LABELERS:
+            raise ValueError(f"--labeler must be one of {', '.join(LABELERS)}, got {self.labeler!r}")
+        if self.labels is not None and self.labels < 2:
+            raise ValueError(f"--labels must be at least 2, got {self.labels}")
+        if self.timesteps is not None and self.timesteps <= 0:
+            raise ValueError(f"--timesteps must be positive, got {self.timesteps}")
+        for name in ("ensemble_size", "fit_every", "candidate_clips", "clip_capacity", "torch_threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.n_envs is not None and self.n_envs < 1:
+            raise ValueError(f"--n-envs must be at least 1, got {self.n_envs}")
+        if self.eval_episodes < 0:
+            raise ValueError(f"--eval-episodes must be >= 0, got {self.eval_episodes}")
+        if self.clip_seconds <= 0:
+            raise ValueError(f"--clip-seconds must be positive, got {self.clip_seconds}")
+        if not 0.0 < self.initial_fraction < 1.0:
+            raise ValueError(f"--initial-fraction must be in (0, 1), got {self.initial_fraction}")
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        data = json.loads(path.read_text())
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

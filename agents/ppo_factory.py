@@ -1,0 +1,41 @@
+"""Build an SB3 PPO from a task's settings (rl-zoo's tuned values) plus user overrides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecEnv
+from torch import nn
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+_POLICY_KEYS = ("net", "activation", "log_std_init", "ortho_init")
+
+
+def split_settings(settings: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Split registry settings into (n_envs, PPO keyword arguments with policy_kwargs)."""
+    s = dict(settings)
+    n_envs = int(s.pop("n_envs", 1))
+    policy_kwargs: dict[str, Any] = {}
+    if "net" in s:
+        net = list(s.pop("net"))
+        policy_kwargs["net_arch"] = dict(pi=net, vf=net)
+    if "activation" in s:
+        name = s.pop("activation")
+        if name not in _ACTIVATIONS:
+            raise ValueError(f"unknown activation {name!r}; choose from {', '.join(_ACTIVATIONS)}")
+        policy_kwargs["activation_fn"] = _ACTIVATIONS[name]
+    for key in ("log_std_init", "ortho_init"):
+        if key in s:
+            policy_kwargs[key] = s.pop(key)
+    if policy_kwargs:
+        s["policy_kwargs"] = policy_kwargs
+    return n_envs, s
+
+
+def make_ppo(venv: VecEnv, kwargs: dict[str, Any], seed: int, device: str) -> PPO:
+    """A PPO MlpPolicy on ``venv``; raises ValueError on an unknown PPO setting."""
+    try:
+        return PPO("MlpPolicy", venv, seed=seed, device=device, verbose=0, **kwargs)
+    except TypeError as exc:
+        raise ValueError(f"bad PPO setting: {exc}") from None

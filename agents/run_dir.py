@@ -1,0 +1,24 @@
+"""Run folders: ``runs/{env}__{exp}__{seed}__{time}/`` (CleanRL's naming)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+RUN_MARKER = "config.json"
+
+
+def new_run_dir(root: Path, env: str, exp: str, seed: int) -> Path:
+    """Create and return a fresh run folder; never reuses an existing one."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = root / f"{env}__{exp}__{seed}__{stamp}"
+    path, k = base, 1
+    while path.exists():
+        path = base.with_name(f"{base.name}-{k}")
+        k += 1
+    path.mkdir(parents=True)
+    return path
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / RUN_MARKER).is_file()

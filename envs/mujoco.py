@@ -1,0 +1,72 @@
+"""MuJoCo tasks in a form that leaks no reward.
+
+The agent-facing env always returns reward 0 and never terminates early: the true reward (the
+only thing the oracle may read) travels in ``info["true_reward"]``, together with the physics
+state ``info["physics_state"]`` (qpos ++ qvel) so that any step can be re-rendered later.
+"""
+
+from __future__ import annotations
+
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+from envs.registry import TaskSpec
+
+
+class NoScoreMujoco(gym.Wrapper):
+    """Hide the reward and the termination signal of a MuJoCo task.
+
+    True reward = env reward - control cost term - ``unhealthy_penalty`` on every step in a state
+    where the gymnasium task would have terminated. The episode runs on to its fixed length.
+
+    Example:
+        >>> env = NoScoreMujoco(gym.make("Hopper-v5", terminate_when_unhealthy=False), penalty=1.0)
+    """
+
+    def __init__(self, env: gym.Env, unhealthy_penalty: float = 1.0, has_termination: bool = False):
+        super().__init__(env)
+        if unhealthy_penalty < 0:
+            raise ValueError("unhealthy_penalty must be >= 0")
+        self.unhealthy_penalty = float(unhealthy_penalty)
+        self.has_termination = has_termination
+
+    def physics_state(self) -> np.ndarray:
+        """Return qpos ++ qvel, shape [nq + nv]."""
+        data = self.env.unwrapped.data
+        return np.concatenate([data.qpos, data.qvel]).astype(np.float64)
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        info["physics_state"] = self.physics_state()
+        return obs, info
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        true_reward = float(reward) - float(info.get("reward_ctrl", 0.0))
+        unwrapped = self.env.unwrapped
+        if hasattr(unwrapped, "is_healthy"):
+            unhealthy = not unwrapped.is_healthy
+        else:
+            unhealthy = bool(terminated) and self.has_termination
+        if unhealthy:
+            true_reward -= self.unhealthy_penalty
+        info["true_reward"] = true_reward
+        info["unhealthy"] = unhealthy
+        info["physics_state"] = self.physics_state()
+        return obs, 0.0, False, truncated, info
+
+
+def make_mujoco_env(spec: TaskSpec, unhealthy_penalty: float = 1.0,
+                    render_mode: str | None = None) -> gym.Env:
+    """Build the agent-facing env for ``spec``: fixed-length episodes, reward 0, truth in info."""
+    env = gym.make(spec.gym_id, max_episode_steps=spec.episode_steps, render_mode=render_mode,
+                   disable_env_checker=True, **spec.env_kwargs)
+    return NoScoreMujoco(env, unhealthy_penalty=unhealthy_penalty,
+                         has_termination=spec.has_termination)
+
+
+def make_standard_env(spec: TaskSpec) -> gym.Env:
+    """The unmodified gymnasium task, whose episodic return is the published 'true return'."""
+    return gym.make(spec.gym_id)

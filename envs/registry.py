@@ -1,0 +1,118 @@
+"""Task registry: every task prefrl knows, with its clip length, PPO settings and budgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class UnknownTaskError(ValueError):
+    """Raised for a task name that is not in the registry."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task.
+
+    Attributes:
+        name: short name used on the command line (``Hopper``).
+        gym_id: gymnasium id of the underlying environment (``Hopper-v5``).
+        kind: ``"mujoco"`` or ``"atari"``.
+        dt: simulated seconds per agent step.
+        episode_steps: fixed episode length (no early termination reaches the agent).
+        clip_steps: clip length in agent steps (1.5 s of simulated time, capped by the episode).
+        env_kwargs: keyword arguments for ``gymnasium.make``.
+        has_termination: the gymnasium task ends episodes early; prefrl turns that into a penalty.
+        ppo: PPO settings (rl-zoo's tuned values for the v4 task, ported to v5).
+        normalize: wrap PPO's env in ``VecNormalize``.
+        default_labels: default label budget.
+        default_timesteps: default RL budget.
+    """
+
+    name: str
+    gym_id: str
+    kind: str
+    dt: float
+    episode_steps: int
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    has_termination: bool = False
+    ppo: dict[str, Any] = field(default_factory=dict)
+    normalize: bool = True
+    default_labels: int = 700
+    default_timesteps: int = 1_000_000
+    clip_seconds: float = 1.5
+
+    @property
+    def clip_steps(self) -> int:
+        return max(2, min(self.episode_steps, round(self.clip_seconds / self.dt)))
+
+
+# rl-zoo's PPO settings (DLR-RM/rl-baselines3-zoo hyperparams/ppo.yml: the -v4 entries, or -v2 where
+# no newer one exists), written as SB3 keyword arguments; keys not given are SB3's defaults. Ant-v4's
+# active entry is untuned (SB3 defaults). "net", "activation", "log_std_init" and "ortho_init" go into
+# policy_kwargs (see agents.ppo_factory).
+_ZOO_BIG = dict(net=[256, 256], activation="relu", log_std_init=-2.0, ortho_init=False)
+
+_PPO: dict[str, dict[str, Any]] = {
+    "Hopper": dict(
+        n_envs=1, n_steps=512, batch_size=32, gamma=0.999, learning_rate=9.80828e-05,
+        ent_coef=0.00229519, clip_range=0.2, n_epochs=5, gae_lambda=0.99, max_grad_norm=0.7,
+        vf_coef=0.835671, **_ZOO_BIG,
+    ),
+    "Walker2d": dict(
+        n_envs=1, n_steps=512, batch_size=32, gamma=0.99, learning_rate=5.05041e-05,
+        ent_coef=0.000585045, clip_range=0.1, n_epochs=20, gae_lambda=0.95, max_grad_norm=1.0,
+        vf_coef=0.871923,
+    ),
+    "HalfCheetah": dict(
+        n_envs=1, n_steps=512, batch_size=64, gamma=0.98, learning_rate=2.0633e-05,
+        ent_coef=0.000401762, clip_range=0.1, n_epochs=20, gae_lambda=0.92, max_grad_norm=0.8,
+        vf_coef=0.58096, **_ZOO_BIG,
+    ),
+    "Ant": dict(n_envs=1),
+    "Swimmer": dict(n_envs=4, n_steps=1024, batch_size=256, gamma=0.9999, learning_rate=6e-4,
+                    gae_lambda=0.98),
+    "Reacher": dict(
+        n_envs=1, n_steps=512, batch_size=32, gamma=0.9, learning_rate=0.000104019,
+        ent_coef=7.52585e-08, clip_range=0.3, n_epochs=5, gae_lambda=1.0, max_grad_norm=0.9,
+        vf_coef=0.950368,
+    ),
+    "InvertedPendulum": dict(
+        n_envs=1, n_steps=32, batch_size=64, gamma=0.999, learning_rate=0.000222425,
+        ent_coef=1.37976e-07, clip_range=0.4, n_epochs=5, gae_lambda=0.9, max_grad_norm=0.3,
+        vf_coef=0.19816,
+    ),
+    "InvertedDoublePendulum": dict(
+        n_envs=1, n_steps=128, batch_size=512, gamma=0.98, learning_rate=0.000155454,
+        ent_coef=1.05057e-06, clip_range=0.4, n_epochs=10, gae_lambda=0.8, max_grad_norm=0.5,
+        vf_coef=0.695929,
+    ),
+}
+
+_MUJOCO: list[TaskSpec] = [
+    TaskSpec("Hopper", "Hopper-v5", "mujoco", dt=0.008, episode_steps=1000,
+             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True),
+    TaskSpec("Walker2d", "Walker2d-v5", "mujoco", dt=0.008, episode_steps=1000,
+             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True),
+    TaskSpec("Ant", "Ant-v5", "mujoco", dt=0.05, episode_steps=1000,
+             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True),
+    TaskSpec("HalfCheetah", "HalfCheetah-v5", "mujoco", dt=0.05, episode_steps=1000),
+    TaskSpec("Swimmer", "Swimmer-v5", "mujoco", dt=0.04, episode_steps=1000),
+    TaskSpec("Reacher", "Reacher-v5", "mujoco", dt=0.02, episode_steps=50),
+    TaskSpec("InvertedPendulum", "InvertedPendulum-v5", "mujoco", dt=0.04, episode_steps=1000,
+             has_termination=True),
+    TaskSpec("InvertedDoublePendulum", "InvertedDoublePendulum-v5", "mujoco", dt=0.05,
+             episode_steps=1000, has_termination=True),
+]
+
+TASKS: dict[str, TaskSpec] = {}
+for _spec in _MUJOCO:
+    TASKS[_spec.name] = TaskSpec(**{**_spec.__dict__, "ppo": _PPO[_spec.name]})
+
+
+def get_task(name: str) -> TaskSpec:
+    """Look a task up by short name (case-insensitive) or gymnasium id."""
+    for spec in TASKS.values():
+        if name.lower() in (spec.name.lower(), spec.gym_id.lower()):
+            return spec
+    raise UnknownTaskError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")

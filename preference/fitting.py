@@ -1,0 +1,188 @@
+"""Fitting the reward ensemble to comparisons, as in the paper.
+
+- Bradley-Terry over summed predicted rewards, with a 10% chance that the labeler answered at
+  random: P = (1 - eps) * sigmoid(R_a - R_b) + eps / 2, eps = 0.1; cross-entropy against mu.
+- Bootstrap: each member weighs every comparison by a Poisson(1) count drawn when it arrives
+  (the online form of drawing |D| comparisons with replacement).
+- Validation: each member holds out a fraction 1/e of the comparisons, drawn at arrival.
+- Adaptive l2: after a fit, a member whose validation loss exceeds 1.5x its training loss gets
+  a larger l2 coefficient, one below 1.1x a smaller one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from preference.reward_model import RewardEnsemble
+
+VAL_FRACTION = 1.0 / math.e
+
+
+@dataclass
+class FitConfig:
+    """Reward-fitting hyperparameters (paper values where the paper gives one)."""
+
+    lr: float = 1e-3
+    batch_size: int = 64
+    label_noise: float = 0.1
+    val_fraction: float = VAL_FRACTION
+    l2_low: float = 1.1
+    l2_high: float = 1.5
+    l2_factor: float = 2.0
+    buffer: int | None = None
+    """Train on the most recent ``buffer`` comparisons only (Atari: 3000); None keeps all."""
+
+
+@dataclass
+class FitStats:
+    """Metrics of the last fit, averaged over members."""
+
+    train_loss: float = float("nan")
+    val_loss: float = float("nan")
+    train_acc: float = float("nan")
+    val_acc: float = float("nan")
+    l2: float = float("nan")
+    n_labels: int = 0
+    updates: int = 0
+    per_member: list[dict[str, float]] = field(default_factory=list)
+
+
+def preference_loss(ra: torch.Tensor, rb: torch.Tensor, mu: torch.Tensor, noise: float) -> torch.Tensor:
+    """Per-pair cross-entropy: ra, rb summed rewards [N], mu = P(a better) [N] -> [N]."""
+    logits = ra - rb
+    p = (1.0 - noise) * torch.sigmoid(logits) + noise / 2.0
+    return -(mu * torch.log(p) + (1.0 - mu) * torch.log1p(-p))
+
+
+def pair_accuracy(ra: torch.Tensor, rb: torch.Tensor, mu: torch.Tensor) -> tuple[float, int]:
+    """Fraction of non-tied pairs whose predicted winner matches mu; and how many were counted."""
+    decided = mu != 0.5
+    n = int(decided.sum())
+    if n == 0:
+        return float("nan"), 0
+    agree = ((ra - rb > 0) == (mu > 0.5))[decided]
+    return float(agree.float().mean()), n
+
+
+class EnsembleTrainer:
+    """Holds the comparison data set and fits a ``RewardEnsemble`` to it incrementally."""
+
+    def __init__(self, ensemble: RewardEnsemble, config: FitConfig | None = None,
+                 rng: np.random.Generator | None = None):
+        self.ens = ensemble
+        self.cfg = config or FitConfig()
+        self.rng = rng or np.random.default_rng(0)
+        m = ensemble.n_members
+        self.xa: list[np.ndarray] = []  # each [T, in_dim]
+        self.xb: list[np.ndarray] = []
+        self.mu: list[float] = []
+        self.is_val = np.zeros((m, 0), dtype=bool)
+        self.boot = np.zeros((m, 0), dtype=np.int64)
+        self.opts = [torch.optim.Adam(mem.parameters(), lr=self.cfg.lr) for mem in ensemble.members]
+        self.stats = FitStats()
+
+    def __len__(self) -> int:
+        return len(self.mu)
+
+    def add(self, xa: np.ndarray, xb: np.ndarray, mu: float) -> None:
+        """Add one comparison: clip inputs xa, xb [T, in_dim] and mu = P(a better than b)."""
+        m = self.ens.n_members
+        self.xa.append(np.asarray(xa, dtype=np.float32))
+        self.xb.append(np.asarray(xb, dtype=np.float32))
+        self.mu.append(float(mu))
+        self.is_val = np.concatenate([self.is_val, self.rng.random((m, 1)) < self.cfg.val_fraction], 1)
+        self.boot = np.concatenate([self.boot, self.rng.poisson(1.0, (m, 1))], 1)
+
+    def _window(self) -> np.ndarray:
+        n = len(self.mu)
+        start = 0 if self.cfg.buffer is None else max(0, n - self.cfg.buffer)
+        return np.arange(start, n)
+
+    def _batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        dev = self.ens.device_
+        xa = torch.as_tensor(np.stack([self.xa[i] for i in idx]), device=dev)
+        xb = torch.as_tensor(np.stack([self.xb[i] for i in idx]), device=dev)
+        mu = torch.as_tensor(np.array([self.mu[i] for i in idx], dtype=np.float32), device=dev)
+        return xa, xb, mu
+
+    def fit(self, n_samples: int) -> FitStats:
+        """Train every member on ``n_samples`` bootstrap-weighted comparisons, then adapt l2."""
+        window = self._window()
+        if len(window) < 2:
+            return self.stats
+        bs = self.cfg.batch_size
+        updates = 0
+        self.ens.train()
+        for k, (member, opt) in enumerate(zip(self.ens.members, self.opts)):
+            train_idx = window[~self.is_val[k, window]]
+            weights = self.boot[k, train_idx].astype(np.float64)
+            if weights.sum() == 0:
+                continue
+            p = weights / weights.sum()
+            steps = max(1, math.ceil(n_samples / bs))
+            for _ in range(steps):
+                idx = self.rng.choice(train_idx, size=min(bs, max(1, len(train_idx))), p=p)
+                xa, xb, mu = self._batch(idx)
+                loss = preference_loss(member(xa).sum(-1), member(xb).sum(-1), mu, self.cfg.label_noise).mean()
+                loss = loss + self.ens.l2_coef[k] * member.l2()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                updates += 1
+        self.ens.eval()
+        self.stats = self.evaluate()
+        self.stats.updates = updates
+        self._adapt_l2()
+        return self.stats
+
+    @torch.no_grad()
+    def evaluate(self) -> FitStats:
+        """Loss and accuracy of each member on its own training and validation comparisons."""
+        window = self._window()
+        per_member: list[dict[str, float]] = []
+        chunks = [window[i:i + 256] for i in range(0, len(window), 256)]
+        ras = [[] for _ in self.ens.members]
+        rbs = [[] for _ in self.ens.members]
+        mus = []
+        for chunk in chunks:
+            xa, xb, mu = self._batch(chunk)
+            mus.append(mu)
+            for k, member in enumerate(self.ens.members):
+                ras[k].append(member(xa).sum(-1))
+                rbs[k].append(member(xb).sum(-1))
+        mu_all = torch.cat(mus)
+        for k in range(self.ens.n_members):
+            ra, rb = torch.cat(ras[k]), torch.cat(rbs[k])
+            loss = preference_loss(ra, rb, mu_all, self.cfg.label_noise)
+            val = torch.as_tensor(self.is_val[k, window], device=loss.device)
+            row: dict[str, float] = {"l2": float(self.ens.l2_coef[k])}
+            for name, mask in (("train", ~val), ("val", val)):
+                if mask.any():
+                    row[f"{name}_loss"] = float(loss[mask].mean())
+                    row[f"{name}_acc"] = pair_accuracy(ra[mask], rb[mask], mu_all[mask])[0]
+                else:
+                    row[f"{name}_loss"] = row[f"{name}_acc"] = float("nan")
+            per_member.append(row)
+
+        def avg(key: str) -> float:
+            vals = [r[key] for r in per_member if not math.isnan(r[key])]
+            return float(np.mean(vals)) if vals else float("nan")
+
+        return FitStats(train_loss=avg("train_loss"), val_loss=avg("val_loss"), train_acc=avg("train_acc"),
+                        val_acc=avg("val_acc"), l2=avg("l2"), n_labels=len(window), per_member=per_member)
+
+    def _adapt_l2(self) -> None:
+        for k, row in enumerate(self.stats.per_member):
+            tr, va = row["train_loss"], row["val_loss"]
+            if math.isnan(tr) or math.isnan(va) or tr <= 0:
+                continue
+            ratio = va / tr
+            if ratio > self.cfg.l2_high:
+                self.ens.l2_coef[k] *= self.cfg.l2_factor
+            elif ratio < self.cfg.l2_low:
+                self.ens.l2_coef[k] /= self.cfg.l2_factor
+            self.ens.l2_coef[k] = self.ens.l2_coef[k].clamp(1e-8, 10.0)

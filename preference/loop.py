@@ -1,0 +1,193 @@
+"""The preference side of training: queries on schedule, labels through the store, reward fitting.
+
+``PreferenceLoop`` knows nothing of the RL algorithm: the trainer calls ``step(env_steps)``
+between PPO rollouts, and the loop asks for the labels the schedule wants, lets the synthetic
+oracle answer pending queries through the store (a person would answer through the same store
+from another process), folds new answers into the ensemble's data set, and refits.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from preference.clips import Clip, ClipRecorder
+from preference.fitting import EnsembleTrainer, FitStats
+from preference.oracle import PerfectOracle
+from preference.reward_model import RewardEnsemble
+from preference.schedule import LabelSchedule
+from preference.selection import preference_variance, random_pairs, select_pairs
+from preference.store import PreferenceStore
+
+
+@dataclass
+class LoopConfig:
+    selection: str = "random"
+    fit_every: int = 10_000
+    fit_epochs: float = 2.0
+    pretrain_epochs: int = 200
+    candidate_clips: int = 200
+    label_per_steps: float = 0.1
+    """At least this many comparisons are trained on per env step (paper: about 1 per 10)."""
+
+
+class PreferenceLoop:
+    """Schedule -> queries in the store -> labeler -> comparisons -> fitted ensemble."""
+
+    def __init__(self, ensemble: RewardEnsemble, trainer: EnsembleTrainer, store: PreferenceStore,
+                 schedule: LabelSchedule, recorder: ClipRecorder, config: LoopConfig,
+                 rng: np.random.Generator, oracle: PerfectOracle | None = None):
+        self.ens = ensemble
+        self.trainer = trainer
+        self.store = store
+        self.schedule = schedule
+        self.recorder = recorder
+        self.cfg = config
+        self.rng = rng
+        self.oracle = oracle
+        self._clips: dict[int, Clip] = {}
+        self._ingested: set[int] = set()
+        self.last_fit_step = 0
+        self._unfitted = 0
+        self.fit_seconds = 0.0
+        self.last_disagreement = float("nan")
+        self.metrics: dict[str, float] = {}
+
+    # -- queries -------------------------------------------------------------------------
+    def asked(self) -> int:
+        """Queries that count against the budget: answered or still pending (dropped ones don't)."""
+        c = self.store.counts()
+        return c["answered"] + c["pending"]
+
+    def _store_clip(self, clip: Clip) -> int:
+        if clip.store_id is None:
+            clip.store_id = self.store.add_clip(clip)
+            self._clips[clip.store_id] = clip
+        return clip.store_id
+
+    def request(self, n: int, clips: list[Clip], env_step: int) -> int:
+        """Put ``n`` new queries over ``clips`` into the store; return how many were added."""
+        if n <= 0 or len(clips) < 2:
+            return 0
+        member_returns = self.member_returns_fn(clips) if self.cfg.selection == "disagreement" else None
+        pairs, var = select_pairs(len(clips), n, self.cfg.selection, self.rng, member_returns)
+        if not np.all(np.isnan(var)):
+            self.last_disagreement = float(np.nanmean(var))
+        for a, b in pairs:
+            self.store.add_query(self._store_clip(clips[a]), self._store_clip(clips[b]), env_step,
+                                 self.cfg.selection)
+        return len(pairs)
+
+    def member_returns_fn(self, clips: list[Clip]):
+        def fn(idx: np.ndarray) -> np.ndarray:
+            x = np.stack([self.ens.inputs(clips[i].obs, clips[i].acts) for i in idx])  # [n, T, in]
+            flat = self.ens.predict_members(x.reshape(-1, x.shape[-1]))  # [M, n*T]
+            return flat.reshape(self.ens.n_members, len(idx), -1).sum(-1)
+        return fn
+
+    # -- labels --------------------------------------------------------------------------
+    def clip(self, clip_id: int) -> Clip:
+        if clip_id not in self._clips:
+            self._clips[clip_id] = self.store.load_clip(clip_id)
+        return self._clips[clip_id]
+
+    def answer_with_oracle(self) -> int:
+        """The synthetic oracle answers every pending query through the store."""
+        if self.oracle is None:
+            return 0
+        n = 0
+        for q in self.store.pending():
+            value = self.oracle.label(self.clip(q.clip_a), self.clip(q.clip_b))
+            self.store.answer(q.id, value, source="oracle", labeler=self.oracle.name)
+            n += 1
+        return n
+
+    def ingest(self) -> int:
+        """Fold answers not yet seen into the trainer's data set; return how many."""
+        n = 0
+        for label in self.store.labels():
+            if label.query_id in self._ingested:
+                continue
+            a, b = self.clip(label.clip_a), self.clip(label.clip_b)
+            self.trainer.add(self.ens.inputs(a.obs, a.acts), self.ens.inputs(b.obs, b.acts), label.value)
+            self._ingested.add(label.query_id)
+            n += 1
+        return n
+
+    # -- fitting -------------------------------------------------------------------------
+    def fit(self, n_samples: int, norm_clips: list[Clip]) -> FitStats:
+        t0 = time.perf_counter()
+        stats = self.trainer.fit(n_samples)
+        if norm_clips:
+            x = np.concatenate([self.ens.inputs(c.obs, c.acts) for c in norm_clips[-50:]])
+            self.ens.normalize(x)
+        else:
+            self.ens.refresh()
+        self.fit_seconds += time.perf_counter() - t0
+        return stats
+
+    def pretrain(self, random_clips: list[Clip]) -> FitStats:
+        """Before RL: ask the initial share of the budget over random-policy clips and fit."""
+        self.request(self.schedule.initial - self.asked(), random_clips, env_step=0)
+        self.answer_with_oracle()
+        self.ingest()
+        # Several rounds, so that the adaptive l2 can react to overfitting during pretraining.
+        rounds = max(1, min(10, self.cfg.pretrain_epochs))
+        for _ in range(rounds):
+            stats = self.fit(int(self.cfg.pretrain_epochs / rounds * len(self.trainer)), random_clips)
+        self._update_metrics(0, random_clips)
+        return stats
+
+    def step(self, env_steps: int, force_fit: bool = False) -> bool:
+        """Called between rollouts: query on schedule, collect answers, refit when due.
+
+        Returns True when the ensemble was refitted (r̂ changed).
+        """
+        clips = self.recorder.recent(self.cfg.candidate_clips)
+        want = self.schedule.target(env_steps) - self.asked()
+        self.request(want, clips, env_steps)
+        self.answer_with_oracle()
+        self._unfitted += self.ingest()
+        self._update_label_metrics(env_steps)
+        due = env_steps - self.last_fit_step >= self.cfg.fit_every
+        if not ((due and len(self.trainer) > 0) or (force_fit and self._unfitted)):
+            return False
+        since = env_steps - self.last_fit_step
+        n_samples = max(int(self.cfg.fit_epochs * len(self.trainer)), int(self.cfg.label_per_steps * since))
+        self.fit(n_samples, clips)
+        self._unfitted = 0
+        self.last_fit_step = env_steps
+        self._update_metrics(env_steps, clips)
+        return True
+
+    # -- metrics -------------------------------------------------------------------------
+    def _update_label_metrics(self, env_steps: int) -> None:
+        c = self.store.counts()
+        self.metrics.update({
+            "labels/answered": c["answered"], "labels/pending": c["pending"], "labels/dropped": c["dropped"],
+            "labels/target": self.schedule.target(env_steps), "labels/budget": self.schedule.budget,
+        })
+
+    def _update_metrics(self, env_steps: int, clips: list[Clip]) -> None:
+        s = self.trainer.stats
+        self._update_label_metrics(env_steps)
+        m = {
+            "reward/train_loss": s.train_loss, "reward/val_loss": s.val_loss,
+            "reward/train_acc": s.train_acc, "reward/val_acc": s.val_acc, "reward/l2": s.l2,
+            "perf/fit_seconds": self.fit_seconds,
+        }
+        held = [cl for cl in clips if cl.store_id is None]
+        if len(held) >= 3:
+            pred = np.array([float(self.ens.predict(cl.obs, cl.acts).sum()) for cl in held])
+            true = np.array([cl.true_return for cl in held])
+            if pred.std() > 0 and true.std() > 0:
+                m["reward/heldout_corr"] = float(np.corrcoef(pred, true)[0, 1])
+            pairs = random_pairs(len(held), min(200, len(held) * 2), self.rng)
+            returns = self.member_returns_fn(held)(np.arange(len(held)))
+            m["reward/disagreement"] = float(preference_variance(returns, pairs).mean())
+        if not math.isnan(self.last_disagreement):
+            m["reward/query_disagreement"] = self.last_disagreement
+        self.metrics.update(m)

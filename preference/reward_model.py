@@ -1,0 +1,153 @@
+"""The ensemble reward predictor r̂(o, a) of Christiano et al. 2017 (MuJoCo variant).
+
+Each member is an MLP (2 hidden layers of 64, leaky ReLU 0.01) on (observation, action). r̂ is
+the mean of the members after each is normalized independently, rescaled to std ``target_std``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+LEAK = 0.01
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU. Raise ValueError for CUDA without a GPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA GPU is available")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r} (use auto, cpu or cuda)") from None
+
+
+class RewardMLP(nn.Module):
+    """One member: input [..., in_dim] -> reward [...]."""
+
+    def __init__(self, in_dim: int, hidden: tuple[int, ...] = (64, 64)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        last = in_dim
+        for h in hidden:
+            layers += [nn.Linear(last, h), nn.LeakyReLU(LEAK)]
+            last = h
+        layers.append(nn.Linear(last, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
+
+    def l2(self) -> torch.Tensor:
+        return sum((m.weight ** 2).sum() for m in self.net if isinstance(m, nn.Linear))
+
+
+class RewardEnsemble(nn.Module):
+    """``n_members`` reward MLPs with per-member normalization and l2 coefficients.
+
+    ``predict`` is the hot path called on every env step: on CPU it runs a numpy snapshot of the
+    stacked member weights (refreshed by ``refresh``), which costs a few microseconds per call,
+    against tens for torch's per-op overhead.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, n_members: int = 3, hidden: tuple[int, ...] = (64, 64),
+                 target_std: float = 1.0, init_l2: float = 1e-2, device: str | torch.device = "cpu",
+                 seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.in_dim = obs_dim + act_dim
+        self.target_std = target_std
+        self.members = nn.ModuleList(RewardMLP(self.in_dim, hidden) for _ in range(n_members))
+        self.register_buffer("l2_coef", torch.full((n_members,), float(init_l2)))
+        self.register_buffer("member_mean", torch.zeros(n_members))
+        self.register_buffer("member_std", torch.ones(n_members))
+        self.register_buffer("scale", torch.ones(()))
+        self.device_ = torch.device(device)
+        self.to(self.device_)
+        self._snapshot: list[tuple[np.ndarray, np.ndarray]] = []
+        self.refresh()
+
+    @property
+    def n_members(self) -> int:
+        return len(self.members)
+
+    def inputs(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
+        """Concatenate obs [..., obs_dim] and acts [..., act_dim] -> [..., in_dim] float32."""
+        obs = np.asarray(obs, dtype=np.float32).reshape(*np.shape(obs)[:-1], -1)
+        acts = np.asarray(acts, dtype=np.float32).reshape(*np.shape(acts)[:-1], -1)
+        return np.concatenate([obs, acts], axis=-1)
+
+    def member_rewards(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw (unnormalized) rewards of every member: x [..., in_dim] -> [M, ...]."""
+        return torch.stack([m(x) for m in self.members])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalized ensemble reward r̂: x [..., in_dim] -> [...]."""
+        raw = self.member_rewards(x)
+        shape = (-1,) + (1,) * (raw.dim() - 1)
+        z = (raw - self.member_mean.view(shape)) / self.member_std.view(shape)
+        return z.mean(0) * self.scale
+
+    # -- fast inference ------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Copy current weights into the stacked numpy snapshot used by ``predict`` on CPU."""
+        linears = [[l for l in m.net if isinstance(l, nn.Linear)] for m in self.members]
+        self._snapshot = []
+        for layer in range(len(linears[0])):
+            w = np.stack([ls[layer].weight.detach().cpu().numpy().T for ls in linears])  # [M, in, out]
+            b = np.stack([ls[layer].bias.detach().cpu().numpy()[None] for ls in linears])  # [M, 1, out]
+            self._snapshot.append((w.astype(np.float32), b.astype(np.float32)))
+        self._np_mean = self.member_mean.cpu().numpy()[:, None]
+        self._np_std = self.member_std.cpu().numpy()[:, None]
+        self._np_scale = float(self.scale)
+
+    def predict_members(self, x: np.ndarray) -> np.ndarray:
+        """Raw member rewards for a batch x [B, in_dim] -> [M, B] (numpy)."""
+        h = np.asarray(x, dtype=np.float32)[None]
+        for i, (w, b) in enumerate(self._snapshot):
+            h = h @ w + b
+            if i < len(self._snapshot) - 1:
+                h = np.where(h > 0, h, LEAK * h)
+        return h[..., 0]
+
+    def predict(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
+        """r̂ for a batch of steps: obs [B, obs_dim], acts [B, act_dim] -> [B] float32."""
+        x = self.inputs(obs, acts)
+        if self.device_.type != "cpu":
+            with torch.inference_mode():
+                return self(torch.as_tensor(x, device=self.device_)).float().cpu().numpy()
+        raw = self.predict_members(x)
+        return (((raw - self._np_mean) / self._np_std).mean(0) * self._np_scale).astype(np.float32)
+
+    # -- normalization -------------------------------------------------------------------
+    @torch.no_grad()
+    def normalize(self, x: np.ndarray) -> None:
+        """Set each member's mean/std and the output scale from sample inputs x [N, in_dim]."""
+        t = torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device_)
+        raw = self.member_rewards(t)
+        self.member_mean.copy_(raw.mean(1))
+        self.member_std.copy_(raw.std(1).clamp_min(1e-6))
+        self.scale.fill_(1.0)
+        z = ((raw - self.member_mean[:, None]) / self.member_std[:, None]).mean(0)
+        self.scale.fill_(self.target_std / float(z.std().clamp_min(1e-6)))
+        self.refresh()
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        torch.save({"state": self.state_dict(), "obs_dim": self.obs_dim, "act_dim": self.act_dim,
+                    "n_members": self.n_members, "target_std": self.target_std}, path)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "RewardEnsemble":
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        ens = cls(blob["obs_dim"], blob["act_dim"], blob["n_members"], target_std=blob["target_std"],
+                  device=device)
+        ens.load_state_dict(blob["state"])
+        ens.refresh()
+        return ens

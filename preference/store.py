@@ -1,0 +1,205 @@
+"""The preference store: SQLite (WAL) in the run folder, the source of truth for labels.
+
+Clip metadata, queries (pending / answered / dropped) and labels live in ``store.sqlite``;
+clip arrays live in compressed ``.npz`` files under ``clips/`` beside it. Every write is one
+short transaction, so an answered label survives the death of any process, and several
+processes (the trainer, labeling windows) may use one store at once.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from preference.clips import Clip
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clips (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    env_step INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queries (
+    id INTEGER PRIMARY KEY,
+    clip_a INTEGER NOT NULL REFERENCES clips(id),
+    clip_b INTEGER NOT NULL REFERENCES clips(id),
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'answered', 'dropped')),
+    env_step INTEGER NOT NULL,
+    selection TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS labels (
+    id INTEGER PRIMARY KEY,
+    query_id INTEGER NOT NULL UNIQUE REFERENCES queries(id),
+    value REAL,
+    source TEXT NOT NULL,
+    labeler TEXT NOT NULL,
+    seconds REAL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS queries_status ON queries(status);
+"""
+
+
+class StoreError(RuntimeError):
+    """The store is missing, corrupt, or asked to do something impossible."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """A pair of clips waiting for (or holding) an answer."""
+
+    id: int
+    clip_a: int
+    clip_b: int
+    status: str
+    env_step: int
+    selection: str
+
+
+@dataclass(frozen=True)
+class Label:
+    """An answered query. ``value`` is mu = P(clip_a better than clip_b); None means dropped."""
+
+    query_id: int
+    clip_a: int
+    clip_b: int
+    value: float | None
+    source: str
+    labeler: str
+    seconds: float | None
+    created: float
+
+
+class PreferenceStore:
+    """Clips, queries and labels of one run, safe to share between processes."""
+
+    def __init__(self, root: str | Path, create: bool = True):
+        self.root = Path(root)
+        self.db_path = self.root / "store.sqlite"
+        self.clip_dir = self.root / "clips"
+        if not self.db_path.exists() and not create:
+            raise StoreError(f"{self.db_path}: no preference store here")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.clip_dir.mkdir(exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.db_path}: not a valid preference store ({exc})") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- clips ---------------------------------------------------------------------------
+    def add_clip(self, clip: Clip) -> int:
+        """Write the clip's arrays beside the database, then record it; return its id."""
+        tmp = self.clip_dir / f".tmp-{os.getpid()}-{time.monotonic_ns()}.npz"
+        arrays = dict(obs=clip.obs, acts=clip.acts, true_rewards=clip.true_rewards)
+        if clip.states is not None:
+            arrays["states"] = clip.states
+        np.savez_compressed(tmp, **arrays)
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO clips (path, length, env_step, created) VALUES ('', ?, ?, ?)",
+                (len(clip), clip.env_step, time.time()))
+            clip_id = int(cur.lastrowid)
+            name = f"{clip_id:08d}.npz"
+            os.replace(tmp, self.clip_dir / name)
+            db.execute("UPDATE clips SET path = ? WHERE id = ?", (name, clip_id))
+        return clip_id
+
+    def load_clip(self, clip_id: int) -> Clip:
+        row = self._db.execute("SELECT path, env_step FROM clips WHERE id = ?", (clip_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"clip {clip_id} is not in {self.db_path}")
+        path = self.clip_dir / row[0]
+        try:
+            with np.load(path) as z:
+                return Clip(obs=z["obs"], acts=z["acts"], true_rewards=z["true_rewards"],
+                            states=z["states"] if "states" in z.files else None, env_step=row[1])
+        except (OSError, ValueError, KeyError) as exc:
+            raise StoreError(f"{path}: unreadable clip file ({exc})") from None
+
+    # -- queries -------------------------------------------------------------------------
+    def add_query(self, clip_a: int, clip_b: int, env_step: int, selection: str) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO queries (clip_a, clip_b, env_step, selection, created) VALUES (?, ?, ?, ?, ?)",
+                (clip_a, clip_b, env_step, selection, time.time()))
+            return int(cur.lastrowid)
+
+    def pending(self, limit: int | None = None) -> list[Query]:
+        sql = "SELECT id, clip_a, clip_b, status, env_step, selection FROM queries WHERE status = 'pending' ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [Query(*row) for row in self._db.execute(sql)]
+
+    def answer(self, query_id: int, value: float | None, source: str, labeler: str,
+               seconds: float | None = None) -> None:
+        """Record an answer. ``value`` None drops the pair ("can't tell")."""
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise StoreError(f"label value must be in [0, 1], got {value}")
+        with self._tx() as db:
+            row = db.execute("SELECT status FROM queries WHERE id = ?", (query_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"query {query_id} does not exist")
+            if row[0] != "pending":
+                raise StoreError(f"query {query_id} is already {row[0]}")
+            db.execute(
+                "INSERT INTO labels (query_id, value, source, labeler, seconds, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (query_id, value, source, labeler, seconds, time.time()))
+            db.execute("UPDATE queries SET status = ? WHERE id = ?",
+                       ("dropped" if value is None else "answered", query_id))
+
+    def labels(self, include_dropped: bool = False) -> list[Label]:
+        """Every answer, oldest first."""
+        sql = ("SELECT l.query_id, q.clip_a, q.clip_b, l.value, l.source, l.labeler, l.seconds, l.created "
+               "FROM labels l JOIN queries q ON q.id = l.query_id")
+        if not include_dropped:
+            sql += " WHERE l.value IS NOT NULL"
+        return [Label(*row) for row in self._db.execute(sql + " ORDER BY l.id")]
+
+    def counts(self) -> dict[str, int]:
+        """Number of queries per status (pending, answered, dropped)."""
+        out = {"pending": 0, "answered": 0, "dropped": 0}
+        for status, n in self._db.execute("SELECT status, COUNT(*) FROM queries GROUP BY status"):
+            out[status] = n
+        return out
+
+    # -- run metadata (training step, budget), read by labeling windows -------------------
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, str(value)))
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else row[0]
+
+    def _tx(self) -> "_Transaction":
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error) on an autocommit connection."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

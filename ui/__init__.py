@@ -1,0 +1,1 @@
+"""The pygame labeling window (imports preference only)."""
