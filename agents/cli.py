@@ -13,6 +13,7 @@ from envs.registry import TASKS
 from preference.selection import SELECTIONS
 
 EXIT_USAGE = 2
+DEMO = dict(env="Hopper", labels=150, timesteps=50_000)
 
 
 class UsageError(Exception):
@@ -72,6 +73,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="refit the reward model every N env steps; default %(default)s")
     p.add_argument("--pretrain-epochs", type=_positive_int, default=d.pretrain_epochs,
                    help="passes over the initial labels before RL; default %(default)s")
+    p.add_argument("--sync-fit", action="store_true",
+                   help="fit the reward model between rollouts instead of in a background thread "
+                        "(slower; exactly reproducible)")
     p.add_argument("--eval-episodes", type=int, default=d.eval_episodes,
                    help="final true-reward evaluation episodes; default %(default)s")
     p.add_argument("--ppo", type=_ppo_override, action="append", default=[], metavar="KEY=VALUE",
@@ -89,7 +93,7 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         selection=args.selection, labeler=args.labeler, device=args.device, n_envs=args.n_envs,
         ensemble_size=args.ensemble_size, clip_seconds=args.clip_seconds,
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
-        pretrain_epochs=args.pretrain_epochs, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
+        pretrain_epochs=args.pretrain_epochs, async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
         progress=not args.quiet)
 
@@ -110,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1),
                        help="runs in parallel (processes); default %(default)s")
     bench.add_argument("--name", default=None, help="bench folder name under <runs-dir>/bench/")
+    demo = sub.add_parser("demo", help="a short synthetic-oracle run on the embedded default (about 3 minutes)",
+                          description=f"Train on {DEMO['env']} from {DEMO['labels']} synthetic-oracle labels for "
+                                      f"{DEMO['timesteps']:,} steps, then print where the results and "
+                                      "TensorBoard logs are.")
+    demo.add_argument("--runs-dir", default="runs", help="where run folders go; default %(default)s")
     sub.add_parser("tasks", help="list the tasks and their settings")
     return parser
 
@@ -126,6 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "tasks":
             _cmd_tasks()
+            return 0
+        if args.command == "demo":
+            from agents.train import train
+            run = train(TrainConfig(**DEMO, runs_dir=args.runs_dir, exp_name="demo", eval_episodes=5))
+            _print_result(run.path, run.result)
             return 0
         cfg = _config_from(args)
         cfg.validate()

@@ -47,6 +47,8 @@ class TrainConfig:
     """Minimum passes over the comparisons per refit (at least 1 label per 10 env steps)."""
     pretrain_epochs: int = 200
     """Passes over the initial comparisons before RL starts."""
+    async_fit: bool = True
+    """Refit the reward model in a background thread while PPO goes on (CPU device only)."""
     unhealthy_penalty: float = 1.0
     """True-reward penalty per step in a state where the gymnasium task would terminate."""
     candidate_clips: int = 200

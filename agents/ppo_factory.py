@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from stable_baselines3 import PPO
@@ -31,6 +32,14 @@ def split_settings(settings: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     if policy_kwargs:
         s["policy_kwargs"] = policy_kwargs
     return n_envs, s
+
+
+def check_kwargs(kwargs: dict[str, Any]) -> None:
+    """Raise ValueError naming any keyword that SB3's PPO does not take."""
+    accepted = set(inspect.signature(PPO.__init__).parameters) - {"self", "policy", "env"}
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ValueError(f"unknown PPO setting(s): {', '.join(unknown)}")
 
 
 def make_ppo(venv: VecEnv, kwargs: dict[str, Any], seed: int, device: str) -> PPO:

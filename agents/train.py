@@ -20,7 +20,7 @@ from tqdm import tqdm
 from agents.callbacks import PreferenceCallback
 from agents.config import TrainConfig
 from agents.evaluation import evaluate
-from agents.ppo_factory import make_ppo, split_settings
+from agents.ppo_factory import check_kwargs, make_ppo, split_settings
 from agents.reward_wrapper import LearnedRewardVecEnv
 from agents.run_dir import new_run_dir
 from envs.mujoco import make_mujoco_env
@@ -81,6 +81,7 @@ def train(cfg: TrainConfig) -> Run:
     if cfg.n_envs is not None:
         ppo_settings["n_envs"] = cfg.n_envs
     n_envs, ppo_kwargs = split_settings(ppo_settings)
+    check_kwargs(ppo_kwargs)
     schedule = LabelSchedule(cfg.labels, cfg.timesteps, cfg.initial_fraction, cfg.schedule_horizon)
     torch.set_num_threads(cfg.torch_threads)
 
@@ -108,7 +109,8 @@ def train(cfg: TrainConfig) -> Run:
         loop = PreferenceLoop(
             ensemble, trainer, store, schedule, recorder,
             LoopConfig(selection=cfg.selection, fit_every=cfg.fit_every, fit_epochs=cfg.fit_epochs,
-                       pretrain_epochs=cfg.pretrain_epochs, candidate_clips=cfg.candidate_clips),
+                       pretrain_epochs=cfg.pretrain_epochs, candidate_clips=cfg.candidate_clips,
+                       async_fit=cfg.async_fit and device.type == "cpu"),
             rng, PerfectOracle())
         clips = random_policy_clips(spec, max(20, schedule.initial), cfg.seed + 2, cfg.unhealthy_penalty)
         loop.pretrain(clips)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,6 +77,8 @@ class EnsembleTrainer:
         self.ens = ensemble
         self.cfg = config or FitConfig()
         self.rng = rng or np.random.default_rng(0)
+        self.fit_rng = self.rng.spawn(1)[0]  # fitting may run in another thread
+        self._lock = threading.Lock()
         m = ensemble.n_members
         self.xa: list[np.ndarray] = []  # each [T, in_dim]
         self.xb: list[np.ndarray] = []
@@ -91,16 +94,21 @@ class EnsembleTrainer:
     def add(self, xa: np.ndarray, xb: np.ndarray, mu: float) -> None:
         """Add one comparison: clip inputs xa, xb [T, in_dim] and mu = P(a better than b)."""
         m = self.ens.n_members
-        self.xa.append(np.asarray(xa, dtype=np.float32))
-        self.xb.append(np.asarray(xb, dtype=np.float32))
-        self.mu.append(float(mu))
-        self.is_val = np.concatenate([self.is_val, self.rng.random((m, 1)) < self.cfg.val_fraction], 1)
-        self.boot = np.concatenate([self.boot, self.rng.poisson(1.0, (m, 1))], 1)
+        is_val = self.rng.random((m, 1)) < self.cfg.val_fraction
+        boot = self.rng.poisson(1.0, (m, 1))
+        with self._lock:
+            self.xa.append(np.asarray(xa, dtype=np.float32))
+            self.xb.append(np.asarray(xb, dtype=np.float32))
+            self.mu.append(float(mu))
+            self.is_val = np.concatenate([self.is_val, is_val], 1)
+            self.boot = np.concatenate([self.boot, boot], 1)
 
-    def _window(self) -> np.ndarray:
-        n = len(self.mu)
+    def _snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(window of comparison indices, is_val, boot) as of now; safe while ``add`` runs."""
+        with self._lock:
+            n, is_val, boot = len(self.mu), self.is_val, self.boot
         start = 0 if self.cfg.buffer is None else max(0, n - self.cfg.buffer)
-        return np.arange(start, n)
+        return np.arange(start, n), is_val, boot
 
     def _batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         dev = self.ens.device_
@@ -110,22 +118,26 @@ class EnsembleTrainer:
         return xa, xb, mu
 
     def fit(self, n_samples: int) -> FitStats:
-        """Train every member on ``n_samples`` bootstrap-weighted comparisons, then adapt l2."""
-        window = self._window()
+        """Train every member on ``n_samples`` bootstrap-weighted comparisons, then adapt l2.
+
+        May run in a background thread while ``add`` appends comparisons: it works on the
+        comparisons present when it starts.
+        """
+        window, is_val, boot = self._snapshot()
         if len(window) < 2:
             return self.stats
         bs = self.cfg.batch_size
         updates = 0
         self.ens.train()
         for k, (member, opt) in enumerate(zip(self.ens.members, self.opts)):
-            train_idx = window[~self.is_val[k, window]]
-            weights = self.boot[k, train_idx].astype(np.float64)
+            train_idx = window[~is_val[k, window]]
+            weights = boot[k, train_idx].astype(np.float64)
             if weights.sum() == 0:
                 continue
             p = weights / weights.sum()
             steps = max(1, math.ceil(n_samples / bs))
             for _ in range(steps):
-                idx = self.rng.choice(train_idx, size=min(bs, max(1, len(train_idx))), p=p)
+                idx = self.fit_rng.choice(train_idx, size=min(bs, max(1, len(train_idx))), p=p)
                 xa, xb, mu = self._batch(idx)
                 loss = preference_loss(member(xa).sum(-1), member(xb).sum(-1), mu, self.cfg.label_noise).mean()
                 loss = loss + self.ens.l2_coef[k] * member.l2()
@@ -134,15 +146,19 @@ class EnsembleTrainer:
                 opt.step()
                 updates += 1
         self.ens.eval()
-        self.stats = self.evaluate()
-        self.stats.updates = updates
-        self._adapt_l2()
-        return self.stats
+        stats = self._evaluate(window, is_val)
+        stats.updates = updates
+        self._adapt_l2(stats)
+        self.stats = stats
+        return stats
 
-    @torch.no_grad()
     def evaluate(self) -> FitStats:
         """Loss and accuracy of each member on its own training and validation comparisons."""
-        window = self._window()
+        window, is_val, _ = self._snapshot()
+        return self._evaluate(window, is_val)
+
+    @torch.no_grad()
+    def _evaluate(self, window: np.ndarray, is_val: np.ndarray) -> FitStats:
         per_member: list[dict[str, float]] = []
         chunks = [window[i:i + 256] for i in range(0, len(window), 256)]
         ras = [[] for _ in self.ens.members]
@@ -158,7 +174,7 @@ class EnsembleTrainer:
         for k in range(self.ens.n_members):
             ra, rb = torch.cat(ras[k]), torch.cat(rbs[k])
             loss = preference_loss(ra, rb, mu_all, self.cfg.label_noise)
-            val = torch.as_tensor(self.is_val[k, window], device=loss.device)
+            val = torch.as_tensor(is_val[k, window], device=loss.device)
             row: dict[str, float] = {"l2": float(self.ens.l2_coef[k])}
             for name, mask in (("train", ~val), ("val", val)):
                 if mask.any():
@@ -175,8 +191,8 @@ class EnsembleTrainer:
         return FitStats(train_loss=avg("train_loss"), val_loss=avg("val_loss"), train_acc=avg("train_acc"),
                         val_acc=avg("val_acc"), l2=avg("l2"), n_labels=len(window), per_member=per_member)
 
-    def _adapt_l2(self) -> None:
-        for k, row in enumerate(self.stats.per_member):
+    def _adapt_l2(self, stats: FitStats) -> None:
+        for k, row in enumerate(stats.per_member):
             tr, va = row["train_loss"], row["val_loss"]
             if math.isnan(tr) or math.isnan(va) or tr <= 0:
                 continue

@@ -9,6 +9,7 @@ from another process), folds new answers into the ensemble's data set, and refit
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -32,6 +33,9 @@ class LoopConfig:
     candidate_clips: int = 200
     label_per_steps: float = 0.1
     """At least this many comparisons are trained on per env step (paper: about 1 per 10)."""
+    async_fit: bool = False
+    """Fit in a background thread (the paper's asynchronous design) while RL goes on with the
+    previous r̂; the new r̂ is swapped in atomically when the fit ends."""
 
 
 class PreferenceLoop:
@@ -55,6 +59,8 @@ class PreferenceLoop:
         self.fit_seconds = 0.0
         self.last_disagreement = float("nan")
         self.metrics: dict[str, float] = {}
+        self._fit_thread: threading.Thread | None = None
+        self._fit_error: BaseException | None = None
 
     # -- queries -------------------------------------------------------------------------
     def asked(self) -> int:
@@ -118,16 +124,50 @@ class PreferenceLoop:
         return n
 
     # -- fitting -------------------------------------------------------------------------
+    def _norm_inputs(self, clips: list[Clip]) -> np.ndarray | None:
+        """Inputs [N, in_dim] of recent clips, on which r̂ is normalized."""
+        if not clips:
+            return None
+        return np.concatenate([self.ens.inputs(c.obs, c.acts) for c in clips[-50:]])
+
     def fit(self, n_samples: int, norm_clips: list[Clip]) -> FitStats:
+        """Fit synchronously, then renormalize r̂ on ``norm_clips``."""
+        return self._fit(n_samples, self._norm_inputs(norm_clips))
+
+    def _fit(self, n_samples: int, norm_x: np.ndarray | None) -> FitStats:
         t0 = time.perf_counter()
         stats = self.trainer.fit(n_samples)
-        if norm_clips:
-            x = np.concatenate([self.ens.inputs(c.obs, c.acts) for c in norm_clips[-50:]])
-            self.ens.normalize(x)
+        if norm_x is not None:
+            self.ens.normalize(norm_x)
         else:
             self.ens.refresh()
         self.fit_seconds += time.perf_counter() - t0
         return stats
+
+    def _fit_in_background(self, n_samples: int, norm_x: np.ndarray | None) -> None:
+        def run() -> None:
+            try:
+                self._fit(n_samples, norm_x)
+            except BaseException as exc:  # surfaced in the main thread by _join_fit
+                self._fit_error = exc
+        self._fit_thread = threading.Thread(target=run, name="reward-fit", daemon=True)
+        self._fit_thread.start()
+
+    def _join_fit(self, block: bool) -> bool:
+        """Collect a finished background fit; True if one finished since the last call."""
+        t = self._fit_thread
+        if t is None or (t.is_alive() and not block):
+            return False
+        t.join()
+        self._fit_thread = None
+        if self._fit_error is not None:
+            err, self._fit_error = self._fit_error, None
+            raise RuntimeError(f"reward fitting failed: {err}") from err
+        return True
+
+    def wait(self) -> None:
+        """Block until a background fit in flight has finished."""
+        self._join_fit(block=True)
 
     def pretrain(self, random_clips: list[Clip]) -> FitStats:
         """Before RL: ask the initial share of the budget over random-policy clips and fit."""
@@ -144,23 +184,31 @@ class PreferenceLoop:
     def step(self, env_steps: int, force_fit: bool = False) -> bool:
         """Called between rollouts: query on schedule, collect answers, refit when due.
 
-        Returns True when the ensemble was refitted (r̂ changed).
+        With ``force_fit`` (end of training) any background fit is awaited and a final
+        synchronous fit covers every label. Returns True when a fit was started or finished.
         """
         clips = self.recorder.recent(self.cfg.candidate_clips)
+        finished = self._join_fit(block=force_fit)
+        if finished:
+            self._update_metrics(env_steps, clips)
         want = self.schedule.target(env_steps) - self.asked()
         self.request(want, clips, env_steps)
         self.answer_with_oracle()
         self._unfitted += self.ingest()
         self._update_label_metrics(env_steps)
         due = env_steps - self.last_fit_step >= self.cfg.fit_every
-        if not ((due and len(self.trainer) > 0) or (force_fit and self._unfitted)):
-            return False
+        busy = self._fit_thread is not None
+        if busy or not ((due and len(self.trainer) > 0) or (force_fit and self._unfitted)):
+            return finished
         since = env_steps - self.last_fit_step
         n_samples = max(int(self.cfg.fit_epochs * len(self.trainer)), int(self.cfg.label_per_steps * since))
-        self.fit(n_samples, clips)
         self._unfitted = 0
         self.last_fit_step = env_steps
-        self._update_metrics(env_steps, clips)
+        if self.cfg.async_fit and not force_fit:
+            self._fit_in_background(n_samples, self._norm_inputs(clips))
+        else:
+            self.fit(n_samples, clips)
+            self._update_metrics(env_steps, clips)
         return True
 
     # -- metrics -------------------------------------------------------------------------

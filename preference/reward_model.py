@@ -70,7 +70,6 @@ class RewardEnsemble(nn.Module):
         self.register_buffer("scale", torch.ones(()))
         self.device_ = torch.device(device)
         self.to(self.device_)
-        self._snapshot: list[tuple[np.ndarray, np.ndarray]] = []
         self.refresh()
 
     @property
@@ -96,34 +95,63 @@ class RewardEnsemble(nn.Module):
 
     # -- fast inference ------------------------------------------------------------------
     def refresh(self) -> None:
-        """Copy current weights into the stacked numpy snapshot used by ``predict`` on CPU."""
+        """Fuse the current weights into numpy matrices for ``predict`` / ``predict_members``.
+
+        Members are laid side by side: the first layer is one [in, M*h] matrix, later layers are
+        block-diagonal, so a forward pass of the whole ensemble is one plain matmul per layer.
+        The normalization (member mean/std, mean over members, output scale) is folded into
+        the last layer for ``predict``.
+        """
         linears = [[l for l in m.net if isinstance(l, nn.Linear)] for m in self.members]
-        self._snapshot = []
-        for layer in range(len(linears[0])):
-            w = np.stack([ls[layer].weight.detach().cpu().numpy().T for ls in linears])  # [M, in, out]
-            b = np.stack([ls[layer].bias.detach().cpu().numpy()[None] for ls in linears])  # [M, 1, out]
-            self._snapshot.append((w.astype(np.float32), b.astype(np.float32)))
-        self._np_mean = self.member_mean.cpu().numpy()[:, None]
-        self._np_std = self.member_std.cpu().numpy()[:, None]
-        self._np_scale = float(self.scale)
+        n_layers = len(linears[0])
+        fused: list[tuple[np.ndarray, np.ndarray]] = []
+        for layer in range(n_layers):
+            ws = [ls[layer].weight.detach().cpu().numpy().T.astype(np.float64) for ls in linears]
+            bs = [ls[layer].bias.detach().cpu().numpy().astype(np.float64) for ls in linears]
+            if layer == 0:
+                w = np.concatenate(ws, axis=1)
+            else:
+                w = np.zeros((sum(x.shape[0] for x in ws), sum(x.shape[1] for x in ws)))
+                r = c = 0
+                for x in ws:
+                    w[r:r + x.shape[0], c:c + x.shape[1]] = x
+                    r, c = r + x.shape[0], c + x.shape[1]
+            fused.append((w.astype(np.float32), np.concatenate(bs).astype(np.float32)))
+        mean = self.member_mean.cpu().numpy().astype(np.float64)
+        std = self.member_std.cpu().numpy().astype(np.float64)
+        coef = float(self.scale) / (self.n_members * std)  # weight of each member's raw output
+        w_last, b_last = fused[-1]
+        head_w = (w_last.astype(np.float64) @ coef).astype(np.float32)  # [M*h]
+        head_b = float(((b_last.astype(np.float64) - mean) * coef).sum())
+        # One assignment, so a reader in another thread sees old or new weights, never a mix.
+        self._fast = (fused, head_w, head_b, fused[0][0][: self.obs_dim], fused[0][0][self.obs_dim:])
+
+    @staticmethod
+    def _hidden(fused: list[tuple[np.ndarray, np.ndarray]], h: np.ndarray) -> np.ndarray:
+        """Hidden activations of all members after the first layer's pre-activation h [B, M*h1]."""
+        for w, b in fused[1:-1]:
+            h = np.maximum(h, LEAK * h)
+            h = h @ w + b
+        return np.maximum(h, LEAK * h)
 
     def predict_members(self, x: np.ndarray) -> np.ndarray:
         """Raw member rewards for a batch x [B, in_dim] -> [M, B] (numpy)."""
-        h = np.asarray(x, dtype=np.float32)[None]
-        for i, (w, b) in enumerate(self._snapshot):
-            h = h @ w + b
-            if i < len(self._snapshot) - 1:
-                h = np.where(h > 0, h, LEAK * h)
-        return h[..., 0]
+        fused = self._fast[0]
+        (w0, b0), (w, b) = fused[0], fused[-1]
+        h = self._hidden(fused, np.asarray(x, dtype=np.float32) @ w0 + b0)
+        return (h @ w + b).T
 
     def predict(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
         """r̂ for a batch of steps: obs [B, obs_dim], acts [B, act_dim] -> [B] float32."""
-        x = self.inputs(obs, acts)
         if self.device_.type != "cpu":
+            x = self.inputs(obs, acts)
             with torch.inference_mode():
                 return self(torch.as_tensor(x, device=self.device_)).float().cpu().numpy()
-        raw = self.predict_members(x)
-        return (((raw - self._np_mean) / self._np_std).mean(0) * self._np_scale).astype(np.float32)
+        obs = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)
+        acts = np.asarray(acts, dtype=np.float32).reshape(len(acts), -1)
+        fused, head_w, head_b, w0_obs, w0_act = self._fast
+        h = self._hidden(fused, obs @ w0_obs + acts @ w0_act + fused[0][1])
+        return h @ head_w + head_b
 
     # -- normalization -------------------------------------------------------------------
     @torch.no_grad()

@@ -1,0 +1,96 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from agents.benchmark import summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE_TAGS = [
+    "rollout/ep_rew_mean", "charts/ep_true_return", "charts/ep_learned_return",
+    "reward/train_loss", "reward/val_loss", "reward/train_acc", "reward/val_acc", "reward/l2",
+    "labels/answered", "labels/target", "reward/disagreement", "reward/heldout_corr", "perf/steps_per_sec",
+]
+
+
+def prefrl(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MUJOCO_GL": "egl", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "agents.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_smoke_run_writes_every_file_and_tag(tmp_path):
+    out = prefrl("train", "--env", "Hopper", "--labels", "24", "--timesteps", "3072", "--fit-every", "1024",
+                 "--pretrain-epochs", "5", "--eval-episodes", "1", "--runs-dir", "runs", "--quiet",
+                 "--seed", "3", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.startswith("Hopper__pref24-random__3__")
+    for name in ("config.json", "model.zip", "vecnormalize.pkl", "reward_ensemble.pt", "result.json",
+                 "store/store.sqlite"):
+        assert (run / name).is_file(), name
+    assert list((run / "store" / "clips").glob("*.npz"))
+    result = json.loads((run / "result.json").read_text())
+    assert result["labels_answered"] == 24 and result["timesteps"] >= 3072
+    for key in ("true_return_mean", "true_return_std", "oracle_return_mean", "steps_per_sec"):
+        assert isinstance(result[key], float)
+    assert json.loads((run / "config.json").read_text())["labels"] == 24
+    ea = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0})
+    ea.Reload()
+    tags = set(ea.Tags()["scalars"])
+    missing = [t for t in CORE_TAGS if t not in tags]
+    assert not missing, missing
+    assert ea.Scalars("labels/answered")[-1].value == 24
+    assert "final true return" in out.stdout and "tensorboard --logdir" in out.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--env", "Pacman"], "unknown task 'Pacman'"),
+    (["--labels", "0"], "--labels"),
+    (["--timesteps", "-5"], "--timesteps"),
+    (["--timesteps", "many"], "--timesteps"),
+    (["--selection", "best"], "--selection"),
+    (["--ppo", "bogus_key=1"], "unknown PPO setting(s): bogus_key"),
+    (["--ppo", "novalue"], "KEY=VALUE"),
+    (["--device", "tpu"], "unknown device"),
+    (["--bogus-flag"], "unrecognized arguments"),
+])
+def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, message):
+    out = prefrl("train", "--timesteps", "1000", *args, "--runs-dir", "runs", cwd=tmp_path)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "runs").exists()  # nothing was created
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_without_a_gpu_is_refused(tmp_path):
+    out = prefrl("train", "--device", "cuda", "--runs-dir", "runs", cwd=tmp_path)
+    assert out.returncode == 2 and "no CUDA GPU" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_help_documents_every_flag(tmp_path):
+    out = prefrl("train", "--help", cwd=tmp_path)
+    assert out.returncode == 0
+    for flag in ("--env", "--reward", "--labels", "--timesteps", "--seed", "--selection", "--device", "--ppo"):
+        assert flag in out.stdout
+    assert prefrl("tasks", cwd=tmp_path).stdout.count("-v5") == 8
+
+
+def test_bench_summary_ratios():
+    rows = [
+        dict(env="Hopper", reward="preferences", seed=0, timesteps=100, label_budget=700, true_return_mean=1800.0,
+             true_return_std=1.0, oracle_return_mean=900.0, steps_per_sec=540.0, learn_seconds=10.0,
+             reward_val_acc=0.9, reward_heldout_corr=0.8, fit_seconds=3.0),
+        dict(env="Hopper", reward="true", seed=0, timesteps=100, label_budget=0, true_return_mean=2000.0,
+             true_return_std=1.0, oracle_return_mean=1000.0, steps_per_sec=600.0, learn_seconds=9.0),
+    ]
+    s, md = summarize(rows)
+    assert s["return_ratio"] == pytest.approx(0.9) and s["throughput_ratio"] == pytest.approx(0.9)
+    assert "**0.900**" in md

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from envs.mujoco import make_mujoco_env
+from envs.registry import TASKS, UnknownTaskError, get_task
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_episodes_have_fixed_length_and_hide_the_reward(name):
+    spec = TASKS[name]
+    env = make_mujoco_env(spec)
+    env.action_space.seed(0)
+    obs, info = env.reset(seed=0)
+    assert "physics_state" in info
+    for t in range(1, spec.episode_steps + 1):
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        assert reward == 0.0 and not terminated
+        assert np.isfinite(info["true_reward"])
+        assert truncated == (t == spec.episode_steps)
+    env.close()
+
+
+def test_hopper_true_reward_drops_control_cost_and_penalizes_falling():
+    spec = get_task("Hopper")
+    env = make_mujoco_env(spec, unhealthy_penalty=2.5)
+    env.action_space.seed(1)
+    env.reset(seed=1)
+    saw_unhealthy = False
+    for _ in range(300):
+        _, _, _, _, info = env.step(env.action_space.sample())
+        expected = info["reward_forward"] + (0.0 if info["unhealthy"] else info["reward_survive"])
+        if info["unhealthy"]:
+            expected -= 2.5
+            saw_unhealthy = True
+        assert info["true_reward"] == pytest.approx(expected, abs=1e-9)
+    assert saw_unhealthy, "a random Hopper should fall within 300 steps"
+
+
+def test_pendulum_falls_into_a_penalty_not_a_termination():
+    env = make_mujoco_env(get_task("InvertedPendulum"), unhealthy_penalty=1.0)
+    env.reset(seed=0)
+    rewards = [env.step(np.array([3.0]))[4]["true_reward"] for _ in range(200)]
+    assert rewards[0] == 1.0 and rewards[-1] == -1.0
+
+
+def test_physics_state_restores_the_simulation():
+    env = make_mujoco_env(get_task("Hopper"))
+    env.reset(seed=0)
+    for _ in range(5):
+        _, _, _, _, info = env.step(env.action_space.sample())
+    state = info["physics_state"]
+    u = env.unwrapped
+    u.set_state(state[: u.model.nq], state[u.model.nq:])
+    np.testing.assert_allclose(env.physics_state(), state)
+
+
+def test_clip_lengths_are_one_and_a_half_seconds():
+    assert get_task("Hopper").clip_steps == round(1.5 / 0.008)
+    assert get_task("HalfCheetah").clip_steps == 30
+    assert get_task("Reacher").clip_steps == 50  # capped by the 50-step episode
+
+
+def test_lookup_by_name_or_gym_id_and_unknown_task():
+    assert get_task("hopper").gym_id == "Hopper-v5"
+    assert get_task("Walker2d-v5").name == "Walker2d"
+    with pytest.raises(UnknownTaskError, match="unknown task 'Nope'"):
+        get_task("Nope")

@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from preference.clips import Clip, ClipRecorder
+from preference.oracle import PerfectOracle
+from preference.selection import preference_variance, random_pairs, select_pairs
+
+
+def clip(rewards):
+    r = np.asarray(rewards, dtype=np.float32)
+    return Clip(obs=np.zeros((len(r), 2)), acts=np.zeros((len(r), 1)), true_rewards=r, states=None, env_step=0)
+
+
+def test_oracle_prefers_larger_true_return_and_ties_give_half():
+    o = PerfectOracle()
+    assert o.label(clip([1, 2]), clip([0, 2])) == 1.0
+    assert o.label(clip([0, 0]), clip([0, 1])) == 0.0
+    assert o.label(clip([1, 1]), clip([2, 0])) == 0.5
+
+
+def test_random_pairs_never_pair_a_clip_with_itself():
+    pairs = random_pairs(3, 500, np.random.default_rng(0))
+    assert pairs.shape == (500, 2)
+    assert np.all(pairs[:, 0] != pairs[:, 1]) and pairs.min() >= 0 and pairs.max() < 3
+
+
+def test_disagreement_picks_the_pairs_members_disagree_on():
+    # Members agree on clips 0-3; on clips 4 and 5 they disagree strongly.
+    returns = np.array([[0, 1, 2, 3, 10, -10], [0, 1, 2, 3, -10, 10], [0, 1, 2, 3, 0, 0]], dtype=float)
+    pairs, var = select_pairs(6, 3, "disagreement", np.random.default_rng(0),
+                              member_returns=lambda idx: returns[:, idx], oversample=10)
+    assert all(4 in p or 5 in p for p in pairs.tolist())
+    all_pairs = np.array([(a, b) for a in range(6) for b in range(6) if a != b])
+    assert var.min() >= np.sort(preference_variance(returns, all_pairs))[len(all_pairs) // 2]
+
+
+def test_unknown_selection_is_refused():
+    with pytest.raises(ValueError, match="unknown selection"):
+        select_pairs(5, 1, "greedy", np.random.default_rng(0))
+
+
+def test_recorder_cuts_fixed_clips_that_never_cross_episodes():
+    rec = ClipRecorder(n_envs=2, clip_steps=3, capacity=10)
+    for t in range(8):
+        dones = np.array([t == 4, False])
+        rec.add(np.full((2, 1), t), np.zeros((2, 1)), np.array([t, 10 * t]), None, dones)
+    # env 0: steps 0-2 make a clip, 3-4 are cut by the episode end, 5-7 make a clip; env 1: 0-2, 3-5.
+    assert [c.obs[:, 0].tolist() for c in rec.clips] == [[0, 1, 2], [0, 1, 2], [3, 4, 5], [5, 6, 7]]
+    assert rec.clips[2].true_return == 120.0
