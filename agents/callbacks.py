@@ -19,8 +19,9 @@ class PreferenceCallback(BaseCallback):
     """
 
     def __init__(self, wrapper: LearnedRewardVecEnv, loop: PreferenceLoop | None,
-                 progress: tqdm | None = None):
+                 progress: tqdm | None = None, max_behind: int | None = None):
         super().__init__()
+        self.max_behind = max_behind
         self.wrapper = wrapper
         self.loop = loop
         self.progress = progress
@@ -40,6 +41,8 @@ class PreferenceCallback(BaseCallback):
         record = self.logger.record
         if self.loop is not None:
             self.loop.step(self.num_timesteps)
+            if self.max_behind is not None:
+                self.loop.wait_for_labels(self.num_timesteps, self.max_behind, on_wait=self._show_wait)
             for key, value in self.loop.metrics.items():
                 if value is not None and np.isfinite(value):
                     record(key, value)
@@ -55,6 +58,10 @@ class PreferenceCallback(BaseCallback):
         elapsed = time.perf_counter() - self._t0
         if elapsed > 0:
             record("perf/steps_per_sec", (self.num_timesteps - self._steps0) / elapsed)
+
+    def _show_wait(self, behind: int) -> None:
+        if self.progress is not None:
+            self.progress.set_description_str(f"paused: waiting for {behind} labels", refresh=True)
 
     def finish(self) -> None:
         """Spend the rest of the label budget and refit once more with every label."""

@@ -11,6 +11,7 @@ from typing import Any, NoReturn, Sequence
 from agents.config import LABELERS, REWARDS, TrainConfig
 from envs.registry import TASKS
 from preference.selection import SELECTIONS
+from preference.store import StoreError
 
 EXIT_USAGE = 2
 DEMO = dict(env="Hopper", labels=150, timesteps=50_000)
@@ -61,6 +62,14 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="pair selection: random, or ensemble disagreement over 10x candidates; default %(default)s")
     p.add_argument("--labeler", choices=LABELERS, default=d.labeler,
                    help="who answers queries; default %(default)s (synthetic, reads the true reward)")
+    p.add_argument("--oracle-after", type=float, default=d.oracle_after,
+                   help="with --labeler human+oracle: seconds a query waits for a person before the oracle "
+                        "answers it; default %(default)s")
+    p.add_argument("--max-behind", type=int, default=None,
+                   help="pause training while answered labels trail the schedule by more than this "
+                        "(default: never pause)")
+    p.add_argument("--window", action="store_true",
+                   help="with a human labeler: open the labeling window in a separate process")
     p.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu or cuda; default %(default)s")
     p.add_argument("--n-envs", type=_positive_int, default=None, help="parallel envs; default: the task's PPO setting")
     p.add_argument("--ensemble-size", type=_positive_int, default=d.ensemble_size,
@@ -90,7 +99,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
 def _config_from(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         env=args.env, reward=args.reward, labels=args.labels, timesteps=args.timesteps, seed=args.seed,
-        selection=args.selection, labeler=args.labeler, device=args.device, n_envs=args.n_envs,
+        selection=args.selection, labeler=args.labeler, oracle_after=args.oracle_after,
+        max_behind=args.max_behind, window=args.window, device=args.device, n_envs=args.n_envs,
         ensemble_size=args.ensemble_size, clip_seconds=args.clip_seconds,
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
         pretrain_epochs=args.pretrain_epochs, async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
@@ -119,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
                                       f"{DEMO['timesteps']:,} steps, then print where the results and "
                                       "TensorBoard logs are.")
     demo.add_argument("--runs-dir", default="runs", help="where run folders go; default %(default)s")
+    label = sub.add_parser("label", help="label a run's clip pairs in a window (or export the answers)",
+                           description="Open the pygame window on a run's preference store: two clips side by "
+                                       "side, you say which is better. Keys: Left/A left better, Right/D right "
+                                       "better, Up/E equal, Down/N can't tell, U/Backspace undo, R replay, "
+                                       "+/- speed, H help, Q/Esc quit.")
+    label.add_argument("run", help="the run folder (runs/<env>__<exp>__<seed>__<time>)")
+    label.add_argument("--export", metavar="FILE", default=None,
+                       help="write every answer as JSON lines to FILE instead of opening the window")
+    label.add_argument("--labeler", default=os.environ.get("USER", "human"),
+                       help="your name, recorded with each answer; default %(default)s")
+    label.add_argument("--max-answers", type=_positive_int, default=None, help="close after this many answers")
     sub.add_parser("tasks", help="list the tasks and their settings")
     return parser
 
@@ -135,6 +156,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "tasks":
             _cmd_tasks()
+            return 0
+        if args.command == "label":
+            from pathlib import Path
+
+            from agents.labeling import export_labels, open_window
+            if args.export:
+                n = export_labels(Path(args.run), Path(args.export))
+                print(f"exported {n} answers to {args.export}")
+            else:
+                session = open_window(Path(args.run), labeler=args.labeler, max_answers=args.max_answers)
+                print(f"answered {len(session.answered)} queries")
             return 0
         if args.command == "demo":
             from agents.train import train
@@ -158,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"prefrl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, StoreError) as exc:
         print(f"prefrl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

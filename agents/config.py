@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 REWARDS = ("preferences", "true")
-LABELERS = ("oracle",)
+LABELERS = ("oracle", "human", "human+oracle")
 
 
 @dataclass
@@ -28,7 +28,14 @@ class TrainConfig:
     selection: str = "random"
     """Pair selection: `random` or `disagreement` (ensemble variance over 10x candidates)."""
     labeler: str = "oracle"
-    """Who answers queries: `oracle` (synthetic, reads the true reward)."""
+    """Who answers queries: `oracle` (synthetic, reads the true reward), `human` (a person in
+    `prefrl label`), or `human+oracle` (the oracle takes what the person leaves for `oracle_after` s)."""
+    oracle_after: float = 60.0
+    """With `human+oracle`: seconds a query may wait for a person before the oracle answers it."""
+    max_behind: int | None = None
+    """Pause training while answered labels trail the schedule by more than this (None: never)."""
+    window: bool = False
+    """With a human labeler: open the labeling window in a separate process."""
     device: str = "auto"
     """`auto` (CUDA when present), `cpu` or `cuda`; used by PPO and the reward ensemble."""
     n_envs: int | None = None
@@ -83,6 +90,10 @@ class TrainConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.n_envs is not None and self.n_envs < 1:
             raise ValueError(f"--n-envs must be at least 1, got {self.n_envs}")
+        if self.max_behind is not None and self.max_behind < 0:
+            raise ValueError(f"--max-behind must be >= 0, got {self.max_behind}")
+        if self.window and self.labeler == "oracle":
+            raise ValueError("--window needs a human labeler (--labeler human or human+oracle)")
         if self.eval_episodes < 0:
             raise ValueError(f"--eval-episodes must be >= 0, got {self.eval_episodes}")
         if self.clip_seconds <= 0:

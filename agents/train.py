@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -100,6 +101,7 @@ def train(cfg: TrainConfig) -> Run:
     store.set_meta("label_budget", str(cfg.labels))
 
     loop: PreferenceLoop | None = None
+    window_proc: subprocess.Popen | None = None
     ensemble: RewardEnsemble | None = None
     t_start = time.perf_counter()
     if cfg.reward == "preferences":
@@ -110,10 +112,15 @@ def train(cfg: TrainConfig) -> Run:
             ensemble, trainer, store, schedule, recorder,
             LoopConfig(selection=cfg.selection, fit_every=cfg.fit_every, fit_epochs=cfg.fit_epochs,
                        pretrain_epochs=cfg.pretrain_epochs, candidate_clips=cfg.candidate_clips,
-                       async_fit=cfg.async_fit and device.type == "cpu"),
+                       async_fit=cfg.async_fit and device.type == "cpu", labeler=cfg.labeler,
+                       oracle_after=cfg.oracle_after),
             rng, PerfectOracle())
+        if cfg.window:
+            window_proc = _open_window_process(run_dir)
         clips = random_policy_clips(spec, max(20, schedule.initial), cfg.seed + 2, cfg.unhealthy_penalty)
-        loop.pretrain(clips)
+        if cfg.labeler != "oracle":
+            print(f"waiting for labels: run `prefrl label {run_dir}` in another terminal", file=sys.stderr)
+        loop.pretrain(clips, wait=cfg.labeler != "oracle")
         for key, value in loop.metrics.items():
             if np.isfinite(value):
                 logger.record(key, value)
@@ -126,7 +133,7 @@ def train(cfg: TrainConfig) -> Run:
 
     bar = tqdm(total=cfg.timesteps, unit="step", disable=not cfg.progress, dynamic_ncols=True,
                mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{spec.name} {exp}")
-    callback = PreferenceCallback(wrapper, loop, bar)
+    callback = PreferenceCallback(wrapper, loop, bar, max_behind=cfg.max_behind)
     t_learn = time.perf_counter()
     model.learn(total_timesteps=cfg.timesteps, callback=callback)
     learn_seconds = time.perf_counter() - t_learn
@@ -152,6 +159,9 @@ def train(cfg: TrainConfig) -> Run:
         "env": spec.name, "reward": cfg.reward, "seed": cfg.seed, "selection": cfg.selection,
         "timesteps": int(model.num_timesteps), "label_budget": cfg.labels if loop else 0,
         "labels_answered": counts["answered"], "labels_dropped": counts["dropped"],
+        "labels_by_source": dict(loop.source_counts) if loop else {},
+        "human_oracle_agreement": (loop.human_oracle_agreement() if loop and loop.source_counts.get("human")
+                                   else None),
         **ev,
         "learned_return_mean": float(np.mean(wrapper.learned_returns)) if loop and wrapper.learned_returns else None,
         "reward_val_acc": loop.metrics.get("reward/val_acc") if loop else None,
@@ -165,7 +175,14 @@ def train(cfg: TrainConfig) -> Run:
     (run_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     store.close()
     venv.close()
+    if window_proc is not None:
+        window_proc.wait()
     return Run(run_dir, result)
+
+
+def _open_window_process(run_dir: Path) -> subprocess.Popen:
+    """Start `prefrl label <run>` as a separate process (the window never slows training)."""
+    return subprocess.Popen([sys.executable, "-m", "agents.cli", "label", str(run_dir)])
 
 
 def _cpu_count() -> int:

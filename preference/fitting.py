@@ -84,15 +84,29 @@ class EnsembleTrainer:
         self.xb: list[np.ndarray] = []
         self.mu: list[float] = []
         self.is_val = np.zeros((m, 0), dtype=bool)
+        self.active = np.zeros(0, dtype=bool)
         self.boot = np.zeros((m, 0), dtype=np.int64)
         self.opts = [torch.optim.Adam(mem.parameters(), lr=self.cfg.lr) for mem in ensemble.members]
         self.stats = FitStats()
 
     def __len__(self) -> int:
-        return len(self.mu)
+        """Comparisons currently in use (undone ones excluded)."""
+        return int(self.active.sum())
 
-    def add(self, xa: np.ndarray, xb: np.ndarray, mu: float) -> None:
-        """Add one comparison: clip inputs xa, xb [T, in_dim] and mu = P(a better than b)."""
+    def set_label(self, index: int, mu: float | None) -> None:
+        """Change comparison ``index``'s label (a re-answer), or retire it with None (an undo)."""
+        with self._lock:
+            if mu is None:
+                self.active = self.active.copy()
+                self.active[index] = False
+            else:
+                self.mu[index] = float(mu)
+                if not self.active[index]:
+                    self.active = self.active.copy()
+                    self.active[index] = True
+
+    def add(self, xa: np.ndarray, xb: np.ndarray, mu: float) -> int:
+        """Add one comparison: clip inputs xa, xb [T, in_dim] and mu = P(a better than b); return its index."""
         m = self.ens.n_members
         is_val = self.rng.random((m, 1)) < self.cfg.val_fraction
         boot = self.rng.poisson(1.0, (m, 1))
@@ -102,13 +116,17 @@ class EnsembleTrainer:
             self.mu.append(float(mu))
             self.is_val = np.concatenate([self.is_val, is_val], 1)
             self.boot = np.concatenate([self.boot, boot], 1)
+            self.active = np.append(self.active, True)
+            return len(self.mu) - 1
 
     def _snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(window of comparison indices, is_val, boot) as of now; safe while ``add`` runs."""
         with self._lock:
-            n, is_val, boot = len(self.mu), self.is_val, self.boot
-        start = 0 if self.cfg.buffer is None else max(0, n - self.cfg.buffer)
-        return np.arange(start, n), is_val, boot
+            n, is_val, boot, active = len(self.mu), self.is_val, self.boot, self.active
+        window = np.flatnonzero(active[:n])
+        if self.cfg.buffer is not None:
+            window = window[-self.cfg.buffer:]
+        return window, is_val, boot
 
     def _batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         dev = self.ens.device_

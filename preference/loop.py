@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -33,6 +34,11 @@ class LoopConfig:
     candidate_clips: int = 200
     label_per_steps: float = 0.1
     """At least this many comparisons are trained on per env step (paper: about 1 per 10)."""
+    labeler: str = "oracle"
+    """`oracle`: the oracle answers every query at once; `human`: a person answers through the
+    store (the oracle only shadows, to log agreement); `human+oracle`: the person answers, and
+    the oracle takes queries nobody answered within ``oracle_after`` seconds."""
+    oracle_after: float = 60.0
     async_fit: bool = False
     """Fit in a background thread (the paper's asynchronous design) while RL goes on with the
     previous r̂; the new r̂ is swapped in atomically when the fit ends."""
@@ -53,13 +59,15 @@ class PreferenceLoop:
         self.rng = rng
         self.oracle = oracle
         self._clips: dict[int, Clip] = {}
-        self._ingested: set[int] = set()
+        self._ingested: dict[int, tuple[int, int | None]] = {}  # query -> (index, label id)
         self.last_fit_step = 0
         self._unfitted = 0
         self.fit_seconds = 0.0
         self.last_disagreement = float("nan")
         self.metrics: dict[str, float] = {}
         self._fit_thread: threading.Thread | None = None
+        self.source_counts: dict[str, int] = {}
+        self._agreement: list[float] = []
         self._fit_error: BaseException | None = None
 
     # -- queries -------------------------------------------------------------------------
@@ -101,27 +109,67 @@ class PreferenceLoop:
         return self._clips[clip_id]
 
     def answer_with_oracle(self) -> int:
-        """The synthetic oracle answers every pending query through the store."""
-        if self.oracle is None:
+        """The synthetic oracle answers pending queries through the store, as the labeler mode says."""
+        if self.oracle is None or self.cfg.labeler == "human":
             return 0
+        if self.cfg.labeler == "oracle":
+            todo = self.store.pending()
+        else:
+            todo = self.store.pending(older_than=time.time() - self.cfg.oracle_after, unclaimed=True)
         n = 0
-        for q in self.store.pending():
+        for q in todo:
             value = self.oracle.label(self.clip(q.clip_a), self.clip(q.clip_b))
             self.store.answer(q.id, value, source="oracle", labeler=self.oracle.name)
             n += 1
         return n
 
     def ingest(self) -> int:
-        """Fold answers not yet seen into the trainer's data set; return how many."""
+        """Bring the trainer's data set in line with the store's answers; return how many changed.
+
+        New answers are added; an answer that was undone is retired; a re-answer replaces the old.
+        """
         n = 0
-        for label in self.store.labels():
-            if label.query_id in self._ingested:
-                continue
-            a, b = self.clip(label.clip_a), self.clip(label.clip_b)
-            self.trainer.add(self.ens.inputs(a.obs, a.acts), self.ens.inputs(b.obs, b.acts), label.value)
-            self._ingested.add(label.query_id)
-            n += 1
+        current = {label.query_id: label for label in self.store.labels()}
+        for qid, label in current.items():
+            seen = self._ingested.get(qid)
+            if seen is None:
+                a, b = self.clip(label.clip_a), self.clip(label.clip_b)
+                index = self.trainer.add(self.ens.inputs(a.obs, a.acts), self.ens.inputs(b.obs, b.acts), label.value)
+                self._ingested[qid] = (index, label.id)
+                self._count_source(label.source, label.value, a, b)
+                n += 1
+            elif seen[1] != label.id:
+                self.trainer.set_label(seen[0], label.value)
+                self._ingested[qid] = (seen[0], label.id)
+                n += 1
+        for qid, (index, label_id) in self._ingested.items():
+            if qid not in current and label_id is not None:
+                self.trainer.set_label(index, None)
+                self._ingested[qid] = (index, None)
+                n += 1
         return n
+
+    def _count_source(self, source: str, value: float, a: Clip, b: Clip) -> None:
+        self.source_counts[source] = self.source_counts.get(source, 0) + 1
+        if source == "human" and self.oracle is not None:
+            self._agreement.append(float(self.oracle.label(a, b) == value))
+
+    def human_oracle_agreement(self) -> float:
+        """Fraction of human answers that the oracle would have given (NaN before any)."""
+        return float(np.mean(self._agreement)) if self._agreement else float("nan")
+
+    def wait_for_labels(self, env_steps: int, max_behind: int, poll: float = 1.0,
+                        on_wait: Callable[[int], None] | None = None) -> None:
+        """Block while the answered labels trail the schedule's target by more than ``max_behind``."""
+        while True:
+            self.answer_with_oracle()
+            self._unfitted += self.ingest()
+            behind = self.schedule.target(env_steps) - self.store.counts()["answered"]
+            if behind <= max_behind:
+                return
+            if on_wait is not None:
+                on_wait(behind)
+            time.sleep(poll)
 
     # -- fitting -------------------------------------------------------------------------
     def _norm_inputs(self, clips: list[Clip]) -> np.ndarray | None:
@@ -169,11 +217,18 @@ class PreferenceLoop:
         """Block until a background fit in flight has finished."""
         self._join_fit(block=True)
 
-    def pretrain(self, random_clips: list[Clip]) -> FitStats:
-        """Before RL: ask the initial share of the budget over random-policy clips and fit."""
+    def pretrain(self, random_clips: list[Clip], wait: bool = False) -> FitStats:
+        """Before RL: ask the initial share of the budget over random-policy clips and fit.
+
+        With ``wait`` (a person labels), block until at least 2 answers exist to fit on.
+        """
         self.request(self.schedule.initial - self.asked(), random_clips, env_step=0)
         self.answer_with_oracle()
         self.ingest()
+        while wait and len(self.trainer) < 2:
+            time.sleep(1.0)
+            self.answer_with_oracle()
+            self.ingest()
         # Several rounds, so that the adaptive l2 can react to overfitting during pretraining.
         rounds = max(1, min(10, self.cfg.pretrain_epochs))
         for _ in range(rounds):
@@ -217,7 +272,11 @@ class PreferenceLoop:
         self.metrics.update({
             "labels/answered": c["answered"], "labels/pending": c["pending"], "labels/dropped": c["dropped"],
             "labels/target": self.schedule.target(env_steps), "labels/budget": self.schedule.budget,
+            **{f"labels/from_{src}": n for src, n in self.source_counts.items()},
         })
+        if self._agreement:
+            self.metrics["labels/human_oracle_agreement"] = self.human_oracle_agreement()
+        self.store.set_meta("env_step", str(env_steps))
 
     def _update_metrics(self, env_steps: int, clips: list[Clip]) -> None:
         s = self.trainer.stats

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -33,7 +34,10 @@ CREATE TABLE IF NOT EXISTS queries (
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'answered', 'dropped')),
     env_step INTEGER NOT NULL,
     selection TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    claimed_by TEXT,
+    lease_until REAL,
+    note TEXT
 );
 CREATE TABLE IF NOT EXISTS labels (
     id INTEGER PRIMARY KEY,
@@ -43,6 +47,16 @@ CREATE TABLE IF NOT EXISTS labels (
     labeler TEXT NOT NULL,
     seconds REAL,
     created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS retracted (
+    id INTEGER PRIMARY KEY,
+    query_id INTEGER NOT NULL,
+    value REAL,
+    source TEXT NOT NULL,
+    labeler TEXT NOT NULL,
+    seconds REAL,
+    created REAL NOT NULL,
+    retracted REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS queries_status ON queries(status);
@@ -77,6 +91,7 @@ class Label:
     labeler: str
     seconds: float | None
     created: float
+    id: int = 0
 
 
 class PreferenceStore:
@@ -139,11 +154,84 @@ class PreferenceStore:
                 (clip_a, clip_b, env_step, selection, time.time()))
             return int(cur.lastrowid)
 
-    def pending(self, limit: int | None = None) -> list[Query]:
-        sql = "SELECT id, clip_a, clip_b, status, env_step, selection FROM queries WHERE status = 'pending' ORDER BY id"
+    def pending(self, limit: int | None = None, older_than: float | None = None,
+                unclaimed: bool = False) -> list[Query]:
+        """Pending queries, oldest first; optionally only those created before ``older_than``
+        (a time) and only those no live lease holds."""
+        sql = "SELECT id, clip_a, clip_b, status, env_step, selection FROM queries WHERE status = 'pending'"
+        args: list[float] = []
+        if older_than is not None:
+            sql, args = sql + " AND created < ?", args + [older_than]
+        if unclaimed:
+            sql, args = sql + " AND (lease_until IS NULL OR lease_until < ?)", args + [time.time()]
+        sql += " ORDER BY id"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [Query(*row) for row in self._db.execute(sql)]
+        return [Query(*row) for row in self._db.execute(sql, args)]
+
+    def claim(self, labeler: str, lease_seconds: float = 120.0, skip: Sequence[int] = (),
+              query_id: int | None = None) -> Query | None:
+        """Atomically take the oldest pending query nobody holds (or whose lease ran out).
+
+        Two windows never get the same query; a window that dies loses its claim when the
+        lease expires and the query goes back to the pool. ``query_id`` asks for one query
+        (e.g. an undone one). Returns None when nothing is free.
+        """
+        now = time.time()
+        marks = ",".join("?" * len(skip))
+        extra = f" AND id NOT IN ({marks})" if skip else ""
+        if query_id is not None:
+            extra, skip = " AND id = ?", (query_id,)
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT id, clip_a, clip_b, status, env_step, selection FROM queries WHERE status = 'pending' "
+                f"AND (lease_until IS NULL OR lease_until < ? OR claimed_by = ?){extra} ORDER BY id LIMIT 1",
+                (now, labeler, *skip)).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE queries SET claimed_by = ?, lease_until = ? WHERE id = ?",
+                       (labeler, now + lease_seconds, row[0]))
+        return Query(*row)
+
+    def release(self, query_id: int, labeler: str) -> None:
+        """Give a claimed, unanswered query back to the pool."""
+        with self._tx() as db:
+            db.execute("UPDATE queries SET claimed_by = NULL, lease_until = NULL "
+                       "WHERE id = ? AND claimed_by = ? AND status = 'pending'", (query_id, labeler))
+
+    def answered_since(self, since: float, labeler: str | None = None) -> int:
+        """Answers given after time ``since`` (by ``labeler`` if given)."""
+        sql, args = "SELECT COUNT(*) FROM labels WHERE created >= ?", [since]
+        if labeler is not None:
+            sql, args = sql + " AND labeler = ?", args + [labeler]
+        return self._db.execute(sql, args).fetchone()[0]
+
+    def available(self) -> int:
+        """Pending queries that no live lease holds."""
+        return self._db.execute(
+            "SELECT COUNT(*) FROM queries WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < ?)",
+            (time.time(),)).fetchone()[0]
+
+    def mark_broken(self, query_id: int, reason: str) -> None:
+        """Drop a query that cannot be shown (missing or corrupt clip), keeping the reason."""
+        with self._tx() as db:
+            db.execute("UPDATE queries SET status = 'dropped', note = ? WHERE id = ? AND status = 'pending'",
+                       (reason, query_id))
+
+    def undo(self, query_id: int, labeler: str) -> bool:
+        """Take back ``labeler``'s answer to ``query_id``; the query is pending again. False if not theirs."""
+        with self._tx() as db:
+            row = db.execute("SELECT labeler FROM labels WHERE query_id = ?", (query_id,)).fetchone()
+            if row is None or row[0] != labeler:
+                return False
+            # The undone answer is kept in `retracted`: nothing a person answered is ever lost.
+            db.execute("INSERT INTO retracted (query_id, value, source, labeler, seconds, created, retracted) "
+                       "SELECT query_id, value, source, labeler, seconds, created, ? FROM labels WHERE query_id = ?",
+                       (time.time(), query_id))
+            db.execute("DELETE FROM labels WHERE query_id = ?", (query_id,))
+            db.execute("UPDATE queries SET status = 'pending', claimed_by = NULL, lease_until = NULL "
+                       "WHERE id = ?", (query_id,))
+        return True
 
     def answer(self, query_id: int, value: float | None, source: str, labeler: str,
                seconds: float | None = None) -> None:
@@ -164,7 +252,7 @@ class PreferenceStore:
 
     def labels(self, include_dropped: bool = False) -> list[Label]:
         """Every answer, oldest first."""
-        sql = ("SELECT l.query_id, q.clip_a, q.clip_b, l.value, l.source, l.labeler, l.seconds, l.created "
+        sql = ("SELECT l.query_id, q.clip_a, q.clip_b, l.value, l.source, l.labeler, l.seconds, l.created, l.id "
                "FROM labels l JOIN queries q ON q.id = l.query_id")
         if not include_dropped:
             sql += " WHERE l.value IS NOT NULL"

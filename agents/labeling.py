@@ -1,0 +1,88 @@
+"""`prefrl label`: open the labeling window on a run's store, or export its answers."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from agents.config import TrainConfig
+from agents.run_dir import is_run_dir
+from envs.registry import TaskSpec, get_task
+from preference.clips import Clip
+from preference.store import PreferenceStore
+
+MAX_DISPLAY_FPS = 40.0
+
+
+def _run_spec(run_dir: Path) -> TaskSpec:
+    if not is_run_dir(run_dir):
+        raise ValueError(f"{run_dir}: not a run folder (no config.json)")
+    try:
+        cfg = TrainConfig.load(run_dir / "config.json")
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ValueError(f"{run_dir / 'config.json'}: unreadable run config ({exc})") from None
+    return get_task(cfg.env)
+
+
+def playback(spec: TaskSpec) -> tuple[int, float]:
+    """(state stride, frames per second) that play a clip at real-time speed, at most ~40 fps."""
+    stride = max(1, math.ceil((1.0 / spec.dt) / MAX_DISPLAY_FPS))
+    return stride, 1.0 / (spec.dt * stride)
+
+
+def mujoco_frames_for(spec: TaskSpec, stride: int, size: int = 200):
+    """A frames_for(clip) that renders MuJoCo clips from their physics states.
+
+    The renderer is created on first use, in the calling thread (EGL contexts are per thread).
+    """
+    holder: dict[str, object] = {}
+
+    def frames_for(clip: Clip) -> np.ndarray:
+        if clip.states is None:
+            raise ValueError("clip has no physics states to render")
+        if "r" not in holder:
+            from envs.render import MujocoClipRenderer
+            holder["r"] = MujocoClipRenderer(spec, width=size, height=size)
+        return holder["r"].render(clip.states[::stride])
+
+    return frames_for
+
+
+def open_window(run_dir: Path, labeler: str = "human", max_answers: int | None = None,
+                max_seconds: float | None = None):
+    """Open the window on ``run_dir``'s store until the person quits; return the session."""
+    from ui.window import LabelWindow
+
+    spec = _run_spec(run_dir)
+    PreferenceStore(run_dir / "store", create=False).close()
+    stride, fps = playback(spec)
+    window = LabelWindow(run_dir / "store", mujoco_frames_for(spec, stride), fps, labeler=labeler,
+                         title=f"prefrl: {run_dir.name}")
+    return window.run(max_answers=max_answers, max_seconds=max_seconds)
+
+
+def export_labels(run_dir: Path, out: Path) -> int:
+    """Write every answer (dropped and undone ones included, flagged) as JSON lines; return how many."""
+    _run_spec(run_dir)
+    store = PreferenceStore(run_dir / "store", create=False)
+    db = sqlite3.connect(store.db_path)
+    rows = db.execute(
+        "SELECT l.query_id, q.clip_a, q.clip_b, q.env_step, q.selection, l.value, l.source, l.labeler, "
+        "l.seconds, l.created, NULL FROM labels l JOIN queries q ON q.id = l.query_id "
+        "UNION ALL SELECT r.query_id, q.clip_a, q.clip_b, q.env_step, q.selection, r.value, r.source, "
+        "r.labeler, r.seconds, r.created, r.retracted FROM retracted r JOIN queries q ON q.id = r.query_id "
+        "ORDER BY 10").fetchall()
+    db.close()
+    store.close()
+    keys = ("query_id", "clip_a", "clip_b", "env_step", "selection", "value", "source", "labeler",
+            "seconds", "created", "undone_at")
+    with open(out, "w") as f:
+        for row in rows:
+            rec = dict(zip(keys, row))
+            rec["dropped"] = rec["value"] is None
+            f.write(json.dumps(rec) + "\n")
+    return len(rows)
