@@ -119,14 +119,14 @@ def train(cfg: TrainConfig) -> Run:
             window_proc = _open_window_process(run_dir)
         clips = random_policy_clips(spec, max(20, schedule.initial), cfg.seed + 2, cfg.unhealthy_penalty)
         if cfg.labeler != "oracle":
-            print(f"waiting for labels: run `prefrl label {run_dir}` in another terminal", file=sys.stderr)
-        loop.pretrain(clips, wait=cfg.labeler != "oracle")
+            print(f"label clip pairs with: prefrl label {run_dir}", file=sys.stderr)
+        loop.pretrain(clips)
         for key, value in loop.metrics.items():
             if np.isfinite(value):
                 logger.record(key, value)
         logger.dump(step=0)
 
-    wrapper = LearnedRewardVecEnv(venv, ensemble.predict if ensemble is not None else None, recorder)
+    wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder)
     ppo_env = VecNormalize(wrapper, gamma=ppo_kwargs.get("gamma", 0.99)) if spec.normalize else wrapper
     model = make_ppo(ppo_env, ppo_kwargs, cfg.seed, str(device))
     model.set_logger(logger)
@@ -176,7 +176,7 @@ def train(cfg: TrainConfig) -> Run:
     store.close()
     venv.close()
     if window_proc is not None:
-        window_proc.wait()
+        window_proc.terminate()  # its claims expire; every answer it gave is in the store
     return Run(run_dir, result)
 
 

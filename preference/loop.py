@@ -65,10 +65,17 @@ class PreferenceLoop:
         self.fit_seconds = 0.0
         self.last_disagreement = float("nan")
         self.metrics: dict[str, float] = {}
+        self.fitted = False
         self._fit_thread: threading.Thread | None = None
         self.source_counts: dict[str, int] = {}
         self._agreement: list[float] = []
         self._fit_error: BaseException | None = None
+
+    def reward(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
+        """r̂ for a batch of steps [B]; zero until the ensemble has been fitted on some answer."""
+        if not self.fitted:
+            return np.zeros(len(obs), dtype=np.float32)
+        return self.ens.predict(obs, acts)
 
     # -- queries -------------------------------------------------------------------------
     def asked(self) -> int:
@@ -189,6 +196,7 @@ class PreferenceLoop:
             self.ens.normalize(norm_x)
         else:
             self.ens.refresh()
+        self.fitted = self.fitted or len(self.trainer) >= 2
         self.fit_seconds += time.perf_counter() - t0
         return stats
 
@@ -217,18 +225,13 @@ class PreferenceLoop:
         """Block until a background fit in flight has finished."""
         self._join_fit(block=True)
 
-    def pretrain(self, random_clips: list[Clip], wait: bool = False) -> FitStats:
-        """Before RL: ask the initial share of the budget over random-policy clips and fit.
-
-        With ``wait`` (a person labels), block until at least 2 answers exist to fit on.
-        """
+    def pretrain(self, random_clips: list[Clip]) -> FitStats:
+        """Before RL: ask the initial share of the budget over random-policy clips and fit on the
+        answers there are (a person may not have answered any yet: training does not wait)."""
         self.request(self.schedule.initial - self.asked(), random_clips, env_step=0)
         self.answer_with_oracle()
         self.ingest()
-        while wait and len(self.trainer) < 2:
-            time.sleep(1.0)
-            self.answer_with_oracle()
-            self.ingest()
+
         # Several rounds, so that the adaptive l2 can react to overfitting during pretraining.
         rounds = max(1, min(10, self.cfg.pretrain_epochs))
         for _ in range(rounds):

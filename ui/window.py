@@ -115,6 +115,7 @@ class LabelWindow:
     def __init__(self, store_root: str | Path, frames_for: FramesFor, fps: float, labeler: str = "human",
                  frame_size: tuple[int, int] = (200, 200), scale: float = 2.0, lease: float = 120.0,
                  title: str = "prefrl: which clip is better?"):
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
         import pygame  # imported here so that importing ui costs nothing until a window opens
 
         self.pg = pygame
