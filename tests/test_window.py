@@ -84,7 +84,8 @@ def test_keys_answer_undo_and_export(run_dir, tmp_path):
         tick_until(w, lambda: len(w.session.answered) == 3)
         for _ in range(5):
             w.tick()
-        assert "waiting" in w._status() or w.current is None
+        w._status_cache = (0.0, "")  # read the store now
+        assert w.current is None and "pending 0" in w._status()  # nothing left: the window waits
     finally:
         w.close()
     store = PreferenceStore(run_dir / "store", create=False)

@@ -129,6 +129,9 @@ class LabelWindow:
         self.shown_at = 0.0
         self.frame_i = 0
         self.message = ""
+        self.backlog: list[Prepared] = []
+        self.await_id: int | None = None
+        self._status_cache = (0.0, "")
         self.prefetch = Prefetcher(self.store_root, labeler, frames_for, lease)
         pygame.init()
         pygame.display.set_caption(title)
@@ -173,16 +176,28 @@ class LabelWindow:
         self.prefetch.join(timeout=10)
         if self.current is not None:
             self.store.release(self.current.query.id, self.labeler)
+        for item in self.backlog:
+            self.store.release(item.query.id, self.labeler)
         while not self.prefetch.ready.empty():
             self.store.release(self.prefetch.ready.get_nowait().query.id, self.labeler)
         self.store.close()
         self.pg.quit()
 
     def _load_next(self) -> None:
-        try:
-            self.current = self.prefetch.ready.get_nowait()
-        except queue.Empty:
-            return
+        """Show the next prepared query: an undone one first, then any set aside, then new ones."""
+        while self.current is None:
+            if self.backlog and self.await_id is None:
+                self.current = self.backlog.pop(0)
+                break
+            try:
+                item = self.prefetch.ready.get_nowait()
+            except queue.Empty:
+                return
+            if self.await_id is not None and item.query.id != self.await_id:
+                self.backlog.append(item)  # still ours; shown after the undone pair
+                continue
+            self.await_id = None
+            self.current = item
         self.shown_at = time.time()
         self.frame_i = 0
 
@@ -253,21 +268,26 @@ class LabelWindow:
         if not self.store.undo(qid, self.labeler):
             self.message = f"query {qid} can no longer be undone"
             return
-        if self.current is not None:  # show the undone pair next; put the current one back
-            self.store.release(self.current.query.id, self.labeler)
-            self.prefetch.held.discard(self.current.query.id)
+        if self.current is not None:  # show the undone pair next, then the current one again
+            self.backlog.insert(0, self.current)
             self.current = None
+        self.await_id = qid
         self.prefetch.wanted.put(qid)
         self.message = f"undid query {qid}; showing it again"
 
     # -- drawing -------------------------------------------------------------------------
     def _status(self) -> str:
+        """The status line, read from the store at most twice a second."""
+        if time.time() - self._status_cache[0] < 0.5:
+            return self._status_cache[1] + f"  |  speed x{self.speed:.2f}"
         c = self.store.counts()
         step = self.store.get_meta("env_step", "?")
         budget = self.store.get_meta("label_budget", "?")
         today = self.store.answered_since(time.time() - _seconds_since_midnight(), self.labeler)
-        return (f"pending {c['pending']}  |  answered today {today}  |  {self.session.per_minute():.1f}/min  |  "
-                f"training step {step}  |  labels {c['answered']}/{budget}  |  speed x{self.speed:.2f}")
+        text = (f"pending {c['pending']}  |  answered today {today}  |  {self.session.per_minute():.1f}/min  |  "
+                f"training step {step}  |  labels {c['answered']}/{budget}")
+        self._status_cache = (time.time(), text)
+        return text + f"  |  speed x{self.speed:.2f}"
 
     def _draw(self) -> None:
         pg = self.pg

@@ -1,0 +1,101 @@
+"""The preference loop: schedule, labelers through the store, undo, waiting for a person."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from preference.clips import Clip, ClipRecorder
+from preference.fitting import EnsembleTrainer
+from preference.loop import LoopConfig, PreferenceLoop
+from preference.oracle import PerfectOracle
+from preference.reward_model import RewardEnsemble
+from preference.schedule import LabelSchedule
+from preference.store import PreferenceStore
+
+
+def make_loop(tmp_path, labeler="oracle", budget=20, oracle_after=60.0):
+    rng = np.random.default_rng(0)
+    rec = ClipRecorder(1, clip_steps=5, capacity=100)
+    for t in range(200):  # 40 clips whose true reward is the first observation
+        o = rng.normal(size=(1, 3))
+        rec.add(o, rng.normal(size=(1, 1)), o[:, 0], None, np.array([False]))
+    ens = RewardEnsemble(3, 1, n_members=3)
+    store = PreferenceStore(tmp_path)
+    loop = PreferenceLoop(ens, EnsembleTrainer(ens), store, LabelSchedule(budget, 1000), rec,
+                          LoopConfig(labeler=labeler, oracle_after=oracle_after, fit_every=100, pretrain_epochs=2),
+                          np.random.default_rng(1), PerfectOracle())
+    return loop, store, rec
+
+
+def test_oracle_run_spends_exactly_the_budget(tmp_path):
+    loop, store, rec = make_loop(tmp_path)
+    loop.pretrain(list(rec.clips))
+    assert store.counts()["answered"] == 5 and loop.fitted
+    for t in range(100, 1001, 100):
+        loop.step(t)
+    loop.step(1000, force_fit=True)
+    assert store.counts() == {"pending": 0, "answered": 20, "dropped": 0}
+    assert len(loop.trainer) == 20 and loop.source_counts == {"oracle": 20}
+
+
+def test_human_mode_never_blocks_and_r_hat_is_zero_until_answers(tmp_path):
+    loop, store, rec = make_loop(tmp_path, labeler="human")
+    loop.pretrain(list(rec.clips))
+    assert store.counts()["pending"] == 5 and not loop.fitted
+    assert np.all(loop.reward(np.ones((4, 3)), np.ones((4, 1))) == 0.0)
+    for q in store.pending():  # a person answers against the oracle on every pair but the first
+        clip_a, clip_b = loop.clip(q.clip_a), loop.clip(q.clip_b)
+        truth = PerfectOracle().label(clip_a, clip_b)
+        store.answer(q.id, truth if q.id != 1 else 1.0 - truth, "human", "alice")
+    loop.step(100)
+    assert loop.fitted and loop.source_counts == {"human": 5}
+    assert loop.human_oracle_agreement() == pytest.approx(0.8)
+    assert loop.metrics["labels/human_oracle_agreement"] == pytest.approx(0.8)
+
+
+def test_human_plus_oracle_oracle_takes_only_stale_queries(tmp_path):
+    loop, store, rec = make_loop(tmp_path, labeler="human+oracle", oracle_after=0.3)
+    loop.pretrain(list(rec.clips))
+    held = store.claim("alice", lease_seconds=30)  # a window holds one query
+    assert store.counts()["pending"] == 5
+    time.sleep(0.35)
+    loop.step(100)
+    pending = {q.id for q in store.pending()}
+    assert held.id in pending and all(qid > 5 for qid in pending - {held.id})  # only fresh ones left
+    store.answer(held.id, 1.0, "human", "alice")
+    loop.step(200)
+    assert loop.source_counts == {"oracle": 4, "human": 1}
+
+
+def test_undo_and_reanswer_reach_the_trainer(tmp_path):
+    loop, store, rec = make_loop(tmp_path, labeler="human")
+    loop.pretrain(list(rec.clips))
+    q = store.pending()[0]
+    store.answer(q.id, 1.0, "human", "alice")
+    loop.ingest()
+    index = loop._ingested[q.id][0]
+    assert len(loop.trainer) == 1 and loop.trainer.mu[index] == 1.0
+    store.undo(q.id, "alice")
+    loop.ingest()
+    assert len(loop.trainer) == 0
+    store.answer(q.id, 0.0, "human", "alice")
+    loop.ingest()
+    assert len(loop.trainer) == 1 and loop.trainer.mu[index] == 0.0
+
+
+def test_wait_for_labels_blocks_until_a_person_catches_up(tmp_path):
+    loop, store, rec = make_loop(tmp_path, labeler="human")
+    loop.pretrain(list(rec.clips))
+
+    def person():
+        time.sleep(0.5)
+        other = PreferenceStore(tmp_path, create=False)
+        for q in other.pending()[:3]:
+            other.answer(q.id, 0.5, "human", "bob")
+
+    threading.Thread(target=person).start()
+    t0 = time.time()
+    loop.wait_for_labels(0, max_behind=2, poll=0.05)  # target 5, so 3 answers are needed
+    assert time.time() - t0 >= 0.4 and store.counts()["answered"] == 3
