@@ -82,3 +82,11 @@ class ClipRecorder:
     def recent(self, n: int) -> list[Clip]:
         """The ``n`` most recent clips (fewer if fewer exist)."""
         return list(self.clips)[-n:] if n > 0 else []
+
+    def state(self, n: int) -> dict:
+        """The ``n`` most recent clips and the counters (partial segments are not kept)."""
+        return {"clips": self.recent(n), "total_clips": self.total_clips, "env_steps": self.env_steps}
+
+    def restore(self, state: dict) -> None:
+        self.clips.extend(state["clips"])
+        self.total_clips, self.env_steps = state["total_clips"], state["env_steps"]

@@ -34,6 +34,9 @@ class FitConfig:
     l2_low: float = 1.1
     l2_high: float = 1.5
     l2_factor: float = 2.0
+    normalize_inputs: bool = True
+    """Standardize the predictor's inputs with the statistics of the labeled clips (refreshed
+    at each fit); without it, small-scale features such as velocities are learned poorly."""
     buffer: int | None = None
     """Train on the most recent ``buffer`` comparisons only (Atari: 3000); None keeps all."""
 
@@ -144,6 +147,10 @@ class EnsembleTrainer:
         window, is_val, boot = self._snapshot()
         if len(window) < 2:
             return self.stats
+        if self.cfg.normalize_inputs:
+            recent = window[-300:]
+            sample = np.concatenate([np.concatenate([self.xa[i], self.xb[i]]) for i in recent])
+            self.ens.set_input_stats(sample)
         bs = self.cfg.batch_size
         updates = 0
         self.ens.train()

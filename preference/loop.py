@@ -60,6 +60,7 @@ class PreferenceLoop:
         self.oracle = oracle
         self._clips: dict[int, Clip] = {}
         self._ingested: dict[int, tuple[int, int | None]] = {}  # query -> (index, label id)
+        self._pair_of: dict[int, tuple[int, int]] = {}  # query -> (clip a, clip b)
         self.last_fit_step = 0
         self._unfitted = 0
         self.fit_seconds = 0.0
@@ -143,6 +144,7 @@ class PreferenceLoop:
                 a, b = self.clip(label.clip_a), self.clip(label.clip_b)
                 index = self.trainer.add(self.ens.inputs(a.obs, a.acts), self.ens.inputs(b.obs, b.acts), label.value)
                 self._ingested[qid] = (index, label.id)
+                self._pair_of[qid] = (label.clip_a, label.clip_b)
                 self._count_source(label.source, label.value, a, b)
                 n += 1
             elif seen[1] != label.id:
@@ -301,3 +303,43 @@ class PreferenceLoop:
         if not math.isnan(self.last_disagreement):
             m["reward/query_disagreement"] = self.last_disagreement
         self.metrics.update(m)
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state(self) -> dict:
+        """Everything needed to continue this loop later (the store holds the labels themselves)."""
+        self.wait()
+        t = self.trainer
+        order = sorted(self._ingested.items(), key=lambda kv: kv[1][0])
+        return {
+            "ingested": [(qid, index, label_id) for qid, (index, label_id) in order],
+            "pairs": [(self._pair_of[qid]) for qid, _ in order],
+            "mu": list(t.mu), "active": t.active.copy(), "is_val": t.is_val.copy(), "boot": t.boot.copy(),
+            "opts": [o.state_dict() for o in t.opts], "trainer_rng": t.rng.bit_generator.state,
+            "fit_rng": t.fit_rng.bit_generator.state, "ensemble": self.ens.state_dict(),
+            "rng": self.rng.bit_generator.state, "last_fit_step": self.last_fit_step,
+            "fit_seconds": self.fit_seconds, "source_counts": dict(self.source_counts),
+            "agreement": list(self._agreement), "fitted": self.fitted, "unfitted": self._unfitted,
+        }
+
+    def restore(self, state: dict) -> None:
+        """Undo ``state()``: rebuild the comparison data set from the store's clips, then reconcile."""
+        t = self.trainer
+        self.ens.load_state_dict(state["ensemble"])
+        self.ens.refresh()
+        for (qid, index, label_id), (clip_a, clip_b) in zip(state["ingested"], state["pairs"]):
+            a, b = self.clip(clip_a), self.clip(clip_b)
+            t.xa.append(self.ens.inputs(a.obs, a.acts))
+            t.xb.append(self.ens.inputs(b.obs, b.acts))
+            self._ingested[qid] = (index, label_id)
+            self._pair_of[qid] = (clip_a, clip_b)
+        t.mu = list(state["mu"])
+        t.active, t.is_val, t.boot = state["active"], state["is_val"], state["boot"]
+        for opt, opt_state in zip(t.opts, state["opts"]):
+            opt.load_state_dict(opt_state)
+        t.rng.bit_generator.state = state["trainer_rng"]
+        t.fit_rng.bit_generator.state = state["fit_rng"]
+        self.rng.bit_generator.state = state["rng"]
+        self.last_fit_step, self.fit_seconds = state["last_fit_step"], state["fit_seconds"]
+        self.source_counts, self._agreement = dict(state["source_counts"]), list(state["agreement"])
+        self.fitted, self._unfitted = state["fitted"], state["unfitted"]
+        t.stats = t.evaluate() if len(t) else t.stats

@@ -68,6 +68,8 @@ class RewardEnsemble(nn.Module):
         self.register_buffer("member_mean", torch.zeros(n_members))
         self.register_buffer("member_std", torch.ones(n_members))
         self.register_buffer("scale", torch.ones(()))
+        self.register_buffer("in_mean", torch.zeros(self.in_dim))
+        self.register_buffer("in_std", torch.ones(self.in_dim))
         self.device_ = torch.device(device)
         self.to(self.device_)
         self.refresh()
@@ -84,7 +86,19 @@ class RewardEnsemble(nn.Module):
 
     def member_rewards(self, x: torch.Tensor) -> torch.Tensor:
         """Raw (unnormalized) rewards of every member: x [..., in_dim] -> [M, ...]."""
+        x = self.standardize(x)
         return torch.stack([m(x) for m in self.members])
+
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs scaled by the data set's statistics (members see standardized inputs)."""
+        return (x - self.in_mean) / self.in_std
+
+    @torch.no_grad()
+    def set_input_stats(self, x: np.ndarray) -> None:
+        """Standardize inputs with the mean/std of sample inputs x [N, in_dim]."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1, self.in_dim)
+        self.in_mean.copy_(torch.as_tensor(x.mean(0), dtype=torch.float32))
+        self.in_std.copy_(torch.as_tensor(x.std(0) + 1e-3, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalized ensemble reward r̂: x [..., in_dim] -> [...]."""
@@ -108,8 +122,12 @@ class RewardEnsemble(nn.Module):
         for layer in range(n_layers):
             ws = [ls[layer].weight.detach().cpu().numpy().T.astype(np.float64) for ls in linears]
             bs = [ls[layer].bias.detach().cpu().numpy().astype(np.float64) for ls in linears]
-            if layer == 0:
+            if layer == 0:  # fold the input standardization into the first layer
                 w = np.concatenate(ws, axis=1)
+                mean = self.in_mean.cpu().numpy().astype(np.float64)
+                std = self.in_std.cpu().numpy().astype(np.float64)
+                bs = [b - (mean / std) @ wk for b, wk in zip(bs, ws)]
+                w = w / std[:, None]
             else:
                 w = np.zeros((sum(x.shape[0] for x in ws), sum(x.shape[1] for x in ws)))
                 r = c = 0

@@ -38,7 +38,8 @@ def test_ensemble_recovers_a_known_linear_reward():
 
 def test_normalized_output_has_target_std_and_numpy_matches_torch():
     ens = RewardEnsemble(OBS, ACT, n_members=3, target_std=0.05, seed=3)
-    x = np.random.default_rng(0).normal(size=(3000, OBS + ACT)).astype(np.float32)
+    x = (np.random.default_rng(0).normal(size=(3000, OBS + ACT)) * np.arange(1, OBS + ACT + 1) + 3).astype(np.float32)
+    ens.set_input_stats(x)
     ens.normalize(x)
     fast = ens.predict(x[:, :OBS], x[:, OBS:])
     assert fast.std() == pytest.approx(0.05, rel=1e-3) and abs(fast.mean()) < 1e-3

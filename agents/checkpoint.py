@@ -1,0 +1,84 @@
+"""Checkpoints: everything a run needs to continue, written atomically.
+
+A checkpoint is the folder ``<run>/checkpoint/`` holding ``ppo.zip`` (SB3: policy, optimizer,
+step counters), ``vecnormalize.pkl`` and ``state.pt`` (reward ensemble, its optimizers and
+data-set bookkeeping, the label loop, the recent clips, random states). It is written into
+``checkpoint.tmp/`` and swapped in by renames, so a crash at any moment leaves either the
+previous checkpoint or the new one, never a mix. Labels are not in it: the store has them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+CKPT, TMP, OLD = "checkpoint", "checkpoint.tmp", "checkpoint.old"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing or unreadable (the message names the file)."""
+
+
+def save_checkpoint(run_dir: Path, model: PPO, norm: VecNormalize | None, state: dict[str, Any]) -> Path:
+    """Write a checkpoint of ``model`` (and ``norm``) plus ``state``; return its folder."""
+    tmp, final, old = run_dir / TMP, run_dir / CKPT, run_dir / OLD
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    model.save(tmp / "ppo.zip")
+    if norm is not None:
+        norm.save(str(tmp / "vecnormalize.pkl"))
+    state = {**state, "torch_rng": torch.get_rng_state()}
+    torch.save(state, tmp / "state.pt")
+    for f in tmp.iterdir():  # make the bytes durable before the renames publish them
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def checkpoint_dir(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint folder, or None if the run has none."""
+    for name in (CKPT, OLD):
+        if (run_dir / name / "state.pt").is_file():
+            return run_dir / name
+    return None
+
+
+def load_state(ckpt: Path) -> dict[str, Any]:
+    path = ckpt / "state.pt"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a corrupt file
+        raise CheckpointError(f"{path}: corrupt checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict) or "num_timesteps" not in state:
+        raise CheckpointError(f"{path}: not a prefrl checkpoint")
+    torch.set_rng_state(state["torch_rng"])
+    return state
+
+
+def load_model(ckpt: Path, env: VecEnv, device: str) -> PPO:
+    path = ckpt / "ppo.zip"
+    try:
+        return PPO.load(path, env=env, device=device)
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"{path}: corrupt PPO checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+def load_normalization(ckpt: Path, venv: VecEnv) -> VecNormalize:
+    path = ckpt / "vecnormalize.pkl"
+    try:
+        norm = VecNormalize.load(str(path), venv)
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"{path}: corrupt normalization statistics ({type(exc).__name__}: {exc})") from None
+    norm.training = True
+    return norm
