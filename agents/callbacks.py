@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Callable
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
@@ -19,9 +21,17 @@ class PreferenceCallback(BaseCallback):
     """
 
     def __init__(self, wrapper: LearnedRewardVecEnv, loop: PreferenceLoop | None,
-                 progress: tqdm | None = None, max_behind: int | None = None):
+                 progress: tqdm | None = None, max_behind: int | None = None,
+                 checkpoint_every: int | None = None, checkpoint: Callable[[int, float], None] | None = None,
+                 previous_seconds: float = 0.0):
         super().__init__()
         self.max_behind = max_behind
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint = checkpoint
+        self.previous_seconds = previous_seconds
+        self.stop_flag: threading.Event | None = None
+        self.rollout_start_steps = 0
+        self._last_checkpoint = 0
         self.wrapper = wrapper
         self.loop = loop
         self.progress = progress
@@ -30,12 +40,20 @@ class PreferenceCallback(BaseCallback):
 
     def _on_training_start(self) -> None:
         self._t0 = time.perf_counter()
-        self._steps0 = self.num_timesteps
+        self._steps0 = self._last_checkpoint = self.rollout_start_steps = self.num_timesteps
+
+    def _on_rollout_start(self) -> None:
+        """After PPO's update: the model is consistent, so this is where checkpoints are taken."""
+        self.rollout_start_steps = self.num_timesteps
+        due = self.checkpoint_every and self.num_timesteps - self._last_checkpoint >= self.checkpoint_every
+        if due and self.checkpoint is not None:
+            self.checkpoint(self.num_timesteps, self.previous_seconds + time.perf_counter() - self._t0)
+            self._last_checkpoint = self.num_timesteps
 
     def _on_step(self) -> bool:
         if self.progress is not None:
             self.progress.update(self.training_env.num_envs)
-        return True
+        return not (self.stop_flag is not None and self.stop_flag.is_set())
 
     def _on_rollout_end(self) -> None:
         record = self.logger.record

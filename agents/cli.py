@@ -94,6 +94,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs-dir", default=d.runs_dir, help="where run folders go; default %(default)s")
     p.add_argument("--exp-name", default=None, help="experiment name in the run folder's name")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=d.checkpoint_every,
+                   help="checkpoint every N env steps (and always on Ctrl-C); default %(default)s")
 
 
 def _config_from(args: argparse.Namespace) -> TrainConfig:
@@ -105,7 +107,7 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
         pretrain_epochs=args.pretrain_epochs, async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
-        progress=not args.quiet)
+        progress=not args.quiet, checkpoint_every=args.checkpoint_every)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train PPO on the reward learned from synthetic-oracle preferences "
                                        "(or on the true reward), writing runs/<env>__<exp>__<seed>__<time>/.")
     _add_train_flags(train)
+    train.add_argument("--resume", metavar="RUN", default=None,
+                       help="continue RUN from its last checkpoint to the same steps and labels")
+    train.add_argument("--run-dir", default=None,
+                       help="use this run folder instead of a new runs/<env>__<exp>__<seed>__<time>")
+    train.add_argument("--force", action="store_true", help="with --run-dir: replace an existing run folder")
     bench = sub.add_parser("bench", help="learned-reward PPO against true-reward PPO, same harness",
                            description="Run learned-reward and true-reward PPO on one task for each seed and "
                                        "write a comparison (final true return, ratio, throughput).")
@@ -140,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("--labeler", default=os.environ.get("USER", "human"),
                        help="your name, recorded with each answer; default %(default)s")
     label.add_argument("--max-answers", type=_positive_int, default=None, help="close after this many answers")
+    ev = sub.add_parser("eval", help="evaluate a run's policy on the true reward",
+                        description="Evaluate a finished (or checkpointed) run's policy on the true reward and "
+                                    "write eval.json in the run folder.")
+    ev.add_argument("run", help="the run folder")
+    ev.add_argument("--episodes", type=_positive_int, default=10, help="evaluation episodes; default %(default)s")
+    ev.add_argument("--seed", type=int, default=12345, help="evaluation seed; default %(default)s")
     sub.add_parser("tasks", help="list the tasks and their settings")
     return parser
 
@@ -173,13 +186,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = train(TrainConfig(**DEMO, runs_dir=args.runs_dir, exp_name="demo", eval_episodes=5))
             _print_result(run.path, run.result)
             return 0
+        if args.command == "eval":
+            from pathlib import Path
+
+            from agents.evaluation import evaluate_run
+            out = evaluate_run(Path(args.run), args.episodes, args.seed)
+            print(f"true return {out['true_return_mean']:.1f} +- {out['true_return_std']:.1f} over "
+                  f"{args.episodes} episodes (oracle return {out['oracle_return_mean']:.1f}); "
+                  f"written to {Path(args.run) / 'eval.json'}")
+            return 0
         cfg = _config_from(args)
+        if args.command == "train" and args.resume:
+            from pathlib import Path
+
+            from agents.train import resume
+            defaults = _config_from(build_parser().parse_args(["train"]))
+            changed = {k: v for k, v in vars(cfg).items() if v != getattr(defaults, k)}
+            run = resume(Path(args.resume), changed)
+            _print_result(run.path, run.result)
+            return 0
         cfg.validate()
         from envs.registry import get_task
         get_task(cfg.env)
         if args.command == "train":
+            from pathlib import Path
+
             from agents.train import train
-            run = train(cfg)
+            run = train(cfg, Path(args.run_dir) if args.run_dir else None, force=args.force)
             _print_result(run.path, run.result)
         elif args.command == "bench":
             from agents.benchmark import run_bench
@@ -193,9 +226,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError, StoreError) as exc:
         print(f"prefrl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except _interrupted() as exc:
+        print(f"prefrl: {exc}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("prefrl: interrupted", file=sys.stderr)
         return 130
+
+
+def _interrupted() -> type[Exception]:
+    """The train module's Interrupted, without importing torch for commands that don't train."""
+    mod = sys.modules.get("agents.train")
+    return mod.Interrupted if mod is not None else _NeverRaised
+
+
+class _NeverRaised(Exception):
+    pass
 
 
 def _print_result(path, result: dict) -> None:

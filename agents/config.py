@@ -9,6 +9,9 @@ from typing import Any
 
 REWARDS = ("preferences", "true")
 LABELERS = ("oracle", "human", "human+oracle")
+# Settings a resumed run may change: they do not change the experiment.
+RESUMABLE_CHANGES = frozenset({"device", "progress", "checkpoint_every", "torch_threads", "window", "max_behind",
+                               "eval_episodes"})
 
 
 @dataclass
@@ -62,6 +65,8 @@ class TrainConfig:
     """Queries are drawn from this many most recent clips."""
     clip_capacity: int = 2000
     """Clips kept in memory (older ones are dropped unless stored with a query)."""
+    checkpoint_every: int | None = 50_000
+    """Write a checkpoint every this many env steps (None: only on Ctrl-C / SIGTERM)."""
     eval_episodes: int = 10
     """Final evaluation episodes on the true reward."""
     ppo: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +99,8 @@ class TrainConfig:
             raise ValueError(f"--max-behind must be >= 0, got {self.max_behind}")
         if self.window and self.labeler == "oracle":
             raise ValueError("--window needs a human labeler (--labeler human or human+oracle)")
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise ValueError(f"--checkpoint-every must be at least 1, got {self.checkpoint_every}")
         if self.eval_episodes < 0:
             raise ValueError(f"--eval-episodes must be >= 0, got {self.eval_episodes}")
         if self.clip_seconds <= 0:

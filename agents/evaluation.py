@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import pickle
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,4 +45,35 @@ def evaluate(model: PPO, norm: VecNormalize | None, spec: TaskSpec, episodes: in
         env.close()
         out[f"{name}_mean"] = float(np.mean(returns))
         out[f"{name}_std"] = float(np.std(returns))
+    return out
+
+
+def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
+    """Evaluate a run's saved policy (final model, else its last checkpoint); write eval.json."""
+    from agents.checkpoint import CheckpointError, checkpoint_dir
+    from agents.config import TrainConfig
+    from agents.run_dir import is_run_dir
+    from envs.registry import get_task
+
+    if not is_run_dir(run_dir):
+        raise ValueError(f"{run_dir}: not a run folder (no config.json)")
+    cfg = TrainConfig.load(run_dir / "config.json")
+    spec = get_task(cfg.env)
+    folder = run_dir if (run_dir / "model.zip").is_file() else checkpoint_dir(run_dir)
+    if folder is None:
+        raise ValueError(f"{run_dir}: no trained policy yet (no model.zip and no checkpoint)")
+    model_path = folder / ("model.zip" if folder == run_dir else "ppo.zip")
+    try:
+        model = PPO.load(model_path, device="cpu")
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"{model_path}: unreadable policy ({type(exc).__name__}: {exc})") from None
+    norm = None
+    norm_path = folder / "vecnormalize.pkl"
+    if norm_path.is_file():
+        with open(norm_path, "rb") as f:
+            norm = pickle.load(f)
+        norm.training = False
+    out = {"run": str(run_dir), "policy": str(model_path),
+           **evaluate(model, norm, spec, episodes, seed, cfg.unhealthy_penalty)}
+    (run_dir / "eval.json").write_text(json.dumps(out, indent=2) + "\n")
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -22,3 +23,14 @@ def new_run_dir(root: Path, env: str, exp: str, seed: int) -> Path:
 
 def is_run_dir(path: Path) -> bool:
     return (path / RUN_MARKER).is_file()
+
+
+def claim_run_dir(path: Path, force: bool) -> None:
+    """Create ``path`` for a new run; an existing folder is refused unless ``force`` (then replaced)."""
+    if path.exists():
+        if not force:
+            raise ValueError(f"{path} already exists; use --resume to continue it or --force to replace it")
+        if path.is_dir() and not is_run_dir(path) and any(path.iterdir()):
+            raise ValueError(f"{path} exists and is not a run folder; refusing to replace it")
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    path.mkdir(parents=True)

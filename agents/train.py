@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,15 +18,16 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 from tqdm import tqdm
 
 from agents.callbacks import PreferenceCallback
-from agents.config import TrainConfig
+from agents.checkpoint import checkpoint_dir, load_model, load_normalization, load_state, save_checkpoint
+from agents.config import RESUMABLE_CHANGES, TrainConfig
 from agents.evaluation import evaluate
 from agents.ppo_factory import check_kwargs, make_ppo, split_settings
 from agents.reward_wrapper import LearnedRewardVecEnv
-from agents.run_dir import new_run_dir
+from agents.run_dir import claim_run_dir, is_run_dir, new_run_dir
 from envs.mujoco import make_mujoco_env
 from envs.registry import TaskSpec, get_task
 from preference.clips import Clip, ClipRecorder
@@ -71,8 +75,23 @@ def random_policy_clips(spec: TaskSpec, n_clips: int, seed: int, penalty: float)
     return list(recorder.clips)
 
 
-def train(cfg: TrainConfig) -> Run:
-    """Run ``cfg`` to the end; return the run folder and its result (also in result.json)."""
+@dataclass
+class _Parts:
+    """Everything a run is made of, built the same way for a new run and a resumed one."""
+
+    spec: TaskSpec
+    device: torch.device
+    venv: DummyVecEnv
+    wrapper: LearnedRewardVecEnv
+    ppo_env: VecEnv
+    store: PreferenceStore
+    recorder: ClipRecorder
+    loop: PreferenceLoop | None
+    ppo_kwargs: dict[str, Any]
+
+
+def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, Any], LabelSchedule]:
+    """Validate ``cfg`` completely (before anything is written); fill in the task's defaults."""
     cfg.validate()
     spec = _task_with_clip(cfg)
     cfg.labels = spec.default_labels if cfg.labels is None else cfg.labels
@@ -84,26 +103,24 @@ def train(cfg: TrainConfig) -> Run:
     n_envs, ppo_kwargs = split_settings(ppo_settings)
     check_kwargs(ppo_kwargs)
     schedule = LabelSchedule(cfg.labels, cfg.timesteps, cfg.initial_fraction, cfg.schedule_horizon)
+    if cfg.reward == "preferences":
+        fresh_clips = cfg.timesteps // spec.clip_steps
+        if cfg.labels - schedule.initial > fresh_clips:
+            raise ValueError(f"--labels {cfg.labels} is more than the schedule can ask: {cfg.timesteps:,} steps "
+                             f"make only {fresh_clips} new clips of {spec.clip_steps} steps for "
+                             f"{cfg.labels - schedule.initial} queries after the initial {schedule.initial}")
+    return spec, device, n_envs, ppo_kwargs, schedule
+
+
+def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
+    spec, device, n_envs, ppo_kwargs, schedule = prepare(cfg)
     torch.set_num_threads(cfg.torch_threads)
-
-    exp = cfg.exp_name or ("true" if cfg.reward == "true" else f"pref{cfg.labels}-{cfg.selection}")
-    run_dir = new_run_dir(Path(cfg.runs_dir), spec.name, exp, cfg.seed)
-    cfg.save(run_dir / "config.json")
-    logger = configure(str(run_dir / "tb"), ["tensorboard"])
-    rng = np.random.default_rng(cfg.seed)
-
-    venv = make_vec_env(spec, n_envs, cfg.seed, cfg.unhealthy_penalty)
+    venv = make_vec_env(spec, n_envs, cfg.seed + seed_offset, cfg.unhealthy_penalty)
     obs_dim = int(np.prod(venv.observation_space.shape))
     act_dim = int(np.prod(venv.action_space.shape))
     recorder = ClipRecorder(n_envs, spec.clip_steps, capacity=cfg.clip_capacity)
     store = PreferenceStore(run_dir / "store")
-    store.set_meta("env", spec.name)
-    store.set_meta("label_budget", str(cfg.labels))
-
     loop: PreferenceLoop | None = None
-    window_proc: subprocess.Popen | None = None
-    ensemble: RewardEnsemble | None = None
-    t_start = time.perf_counter()
     if cfg.reward == "preferences":
         ensemble = RewardEnsemble(obs_dim, act_dim, cfg.ensemble_size, target_std=1.0, device=device,
                                   seed=cfg.seed)
@@ -114,47 +131,140 @@ def train(cfg: TrainConfig) -> Run:
                        pretrain_epochs=cfg.pretrain_epochs, candidate_clips=cfg.candidate_clips,
                        async_fit=cfg.async_fit and device.type == "cpu", labeler=cfg.labeler,
                        oracle_after=cfg.oracle_after),
-            rng, PerfectOracle())
-        if cfg.window:
-            window_proc = _open_window_process(run_dir)
-        clips = random_policy_clips(spec, max(20, schedule.initial), cfg.seed + 2, cfg.unhealthy_penalty)
-        if cfg.labeler != "oracle":
-            print(f"label clip pairs with: prefrl label {run_dir}", file=sys.stderr)
-        loop.pretrain(clips)
-        for key, value in loop.metrics.items():
-            if np.isfinite(value):
-                logger.record(key, value)
-        logger.dump(step=0)
-
+            np.random.default_rng(cfg.seed), PerfectOracle())
     wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder)
     ppo_env = VecNormalize(wrapper, gamma=ppo_kwargs.get("gamma", 0.99)) if spec.normalize else wrapper
-    model = make_ppo(ppo_env, ppo_kwargs, cfg.seed, str(device))
-    model.set_logger(logger)
+    return _Parts(spec, device, venv, wrapper, ppo_env, store, recorder, loop, ppo_kwargs)
 
-    bar = tqdm(total=cfg.timesteps, unit="step", disable=not cfg.progress, dynamic_ncols=True,
-               mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{spec.name} {exp}")
-    callback = PreferenceCallback(wrapper, loop, bar, max_behind=cfg.max_behind)
+
+def _log_loop(logger, loop: PreferenceLoop | None, step: int) -> None:
+    if loop is None:
+        return
+    for key, value in loop.metrics.items():
+        if np.isfinite(value):
+            logger.record(key, value)
+    logger.dump(step=step)
+
+
+def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) -> Run:
+    """Start a new run of ``cfg`` and train it to the end (see ``resume`` to continue one).
+
+    ``run_dir`` names the folder (default: a fresh ``{env}__{exp}__{seed}__{time}``); an existing
+    folder is refused unless ``force``, which replaces it.
+    """
+    spec = prepare(cfg)[0]
+    exp = cfg.exp_name or ("true" if cfg.reward == "true" else f"pref{cfg.labels}-{cfg.selection}")
+    if run_dir is None:
+        run_dir = new_run_dir(Path(cfg.runs_dir), spec.name, exp, cfg.seed)
+    else:
+        claim_run_dir(run_dir, force)
+    cfg.save(run_dir / "config.json")
+    parts = _build(cfg, run_dir, seed_offset=0)
+    parts.store.set_meta("env", spec.name)
+    parts.store.set_meta("label_budget", str(cfg.labels))
+    logger = configure(str(run_dir / "tb"), ["tensorboard"])
+    t_start = time.perf_counter()
+    window_proc = _open_window_process(run_dir) if cfg.window else None
+    if parts.loop is not None:
+        clips = random_policy_clips(spec, max(20, parts.loop.schedule.initial), cfg.seed + 2, cfg.unhealthy_penalty)
+        if cfg.labeler != "oracle":
+            print(f"label clip pairs with: prefrl label {run_dir}", file=sys.stderr)
+        parts.loop.pretrain(clips)
+        _log_loop(logger, parts.loop, 0)
+    model = make_ppo(parts.ppo_env, parts.ppo_kwargs, cfg.seed, str(parts.device))
+    return _learn(cfg, run_dir, parts, model, logger, t_start, window_proc, exp)
+
+
+def resume(run_dir: Path, overrides: dict[str, Any] | None = None) -> Run:
+    """Continue ``run_dir`` from its last checkpoint to the same steps and labels.
+
+    ``overrides`` may change only settings that do not change the experiment (device, progress
+    bar, checkpoint interval, threads, window); anything else is refused.
+    """
+    if not is_run_dir(run_dir):
+        raise ValueError(f"{run_dir}: not a run folder (no config.json)")
+    try:
+        cfg = TrainConfig.load(run_dir / "config.json")
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ValueError(f"{run_dir / 'config.json'}: unreadable run config ({exc})") from None
+    for key, value in (overrides or {}).items():
+        if getattr(cfg, key) != value:
+            if key not in RESUMABLE_CHANGES:
+                raise ValueError(f"--{key.replace('_', '-')} differs from the run's config "
+                                 f"({getattr(cfg, key)!r} there, {value!r} asked); a resumed run keeps its settings")
+            setattr(cfg, key, value)
+    if (run_dir / "result.json").exists():
+        raise ValueError(f"{run_dir}: this run has finished (result.json); evaluate it with `prefrl eval`")
+    ckpt = checkpoint_dir(run_dir)
+    if ckpt is None:
+        raise ValueError(f"{run_dir}: no checkpoint to resume from (it was stopped before the first one)")
+    state = load_state(ckpt)
+    steps = int(state["num_timesteps"])
+    parts = _build(cfg, run_dir, seed_offset=steps)
+    if parts.loop is not None:
+        parts.loop.restore(state["loop"])
+    parts.recorder.restore(state["recorder"])
+    if isinstance(parts.ppo_env, VecNormalize):
+        parts.ppo_env = load_normalization(ckpt, parts.wrapper)
+    model = load_model(ckpt, parts.ppo_env, str(parts.device))
+    model.num_timesteps = steps
+    logger = configure(str(run_dir / "tb"), ["tensorboard"])
+    exp = run_dir.name.split("__")[1] if run_dir.name.count("__") >= 3 else run_dir.name
+    print(f"resuming {run_dir} at step {steps:,}", file=sys.stderr)
+    window_proc = _open_window_process(run_dir) if cfg.window else None
+    return _learn(cfg, run_dir, parts, model, logger, time.perf_counter(), window_proc, exp,
+                  previous_seconds=float(state.get("learn_seconds", 0.0)))
+
+
+def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_start: float,
+           window_proc: subprocess.Popen | None, exp: str, previous_seconds: float = 0.0) -> Run:
+    """Train to ``cfg.timesteps`` with checkpoints (and one on Ctrl-C), then evaluate and write results."""
+    loop, store, spec = parts.loop, parts.store, parts.spec
+    model.set_logger(logger)
+    start_steps = model.num_timesteps
+    bar = tqdm(total=cfg.timesteps, initial=start_steps, unit="step", disable=not cfg.progress,
+               dynamic_ncols=True, mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=f"{spec.name} {exp}")
+    norm = parts.ppo_env if isinstance(parts.ppo_env, VecNormalize) else None
+
+    def checkpoint(steps: int, learn_seconds: float) -> None:
+        state = {"num_timesteps": steps, "learn_seconds": learn_seconds,
+                 "loop": loop.state() if loop is not None else None,
+                 "recorder": parts.recorder.state(cfg.candidate_clips)}
+        saved_steps = model.num_timesteps
+        model.num_timesteps = steps
+        save_checkpoint(run_dir, model, norm, state)
+        model.num_timesteps = saved_steps
+
+    callback = PreferenceCallback(parts.wrapper, loop, bar, max_behind=cfg.max_behind,
+                                  checkpoint_every=cfg.checkpoint_every, checkpoint=checkpoint,
+                                  previous_seconds=previous_seconds)
     t_learn = time.perf_counter()
-    model.learn(total_timesteps=cfg.timesteps, callback=callback)
-    learn_seconds = time.perf_counter() - t_learn
+    with stop_on_signals() as stop:
+        callback.stop_flag = stop
+        model.learn(total_timesteps=cfg.timesteps - start_steps, callback=callback, reset_num_timesteps=False)
+    learn_seconds = previous_seconds + time.perf_counter() - t_learn
+    if stop.is_set():  # Ctrl-C / SIGTERM: keep what was trained, never a partial rollout
+        checkpoint(callback.rollout_start_steps, learn_seconds)
+        bar.close()
+        logger.close()
+        store.close()
+        if window_proc is not None:
+            window_proc.terminate()
+        raise Interrupted(f"stopped at step {callback.rollout_start_steps:,}; checkpoint saved. "
+                          f"Continue with: prefrl train --resume {run_dir}")
     callback.finish()
     bar.close()
-    if loop is not None:
-        for key, value in loop.metrics.items():
-            if np.isfinite(value):
-                logger.record(key, value)
-        logger.dump(step=model.num_timesteps)
-
+    _log_loop(logger, loop, model.num_timesteps)
     logger.close()
     model.save(run_dir / "model.zip")
-    if isinstance(ppo_env, VecNormalize):
-        ppo_env.save(str(run_dir / "vecnormalize.pkl"))
-    if ensemble is not None:
-        ensemble.save(run_dir / "reward_ensemble.pt")
+    if norm is not None:
+        norm.save(str(run_dir / "vecnormalize.pkl"))
+    if loop is not None:
+        loop.ens.save(run_dir / "reward_ensemble.pt")
 
-    ev = evaluate(model, ppo_env if isinstance(ppo_env, VecNormalize) else None, spec, cfg.eval_episodes,
-                  seed=cfg.seed + 1000, penalty=cfg.unhealthy_penalty)
+    ev = evaluate(model, norm, spec, cfg.eval_episodes, seed=cfg.seed + 1000, penalty=cfg.unhealthy_penalty)
     counts = store.counts()
+    wrapper = parts.wrapper
     result: dict[str, Any] = {
         "env": spec.name, "reward": cfg.reward, "seed": cfg.seed, "selection": cfg.selection,
         "timesteps": int(model.num_timesteps), "label_budget": cfg.labels if loop else 0,
@@ -168,16 +278,37 @@ def train(cfg: TrainConfig) -> Run:
         "reward_heldout_corr": loop.metrics.get("reward/heldout_corr") if loop else None,
         "learn_seconds": learn_seconds, "steps_per_sec": model.num_timesteps / learn_seconds,
         "fit_seconds": loop.fit_seconds if loop else 0.0,
-        "wall_seconds": time.perf_counter() - t_start,
-        "device": str(device), "machine": f"{platform.node()} ({platform.machine()}, {_cpu_count()} cpus)",
+        "wall_seconds": time.perf_counter() - t_start, "resumed": start_steps > 0,
+        "device": str(parts.device), "machine": f"{platform.node()} ({platform.machine()}, {_cpu_count()} cpus)",
         "date": time.strftime("%Y-%m-%d"),
     }
     (run_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     store.close()
-    venv.close()
+    parts.venv.close()
     if window_proc is not None:
         window_proc.terminate()  # its claims expire; every answer it gave is in the store
     return Run(run_dir, result)
+
+
+class Interrupted(Exception):
+    """Training was stopped by a signal after saving a checkpoint."""
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Turn SIGINT/SIGTERM into a flag the training callback checks (a clean stop, not a traceback)."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: flag.set())
+    try:
+        yield flag
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _open_window_process(run_dir: Path) -> subprocess.Popen:

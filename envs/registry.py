@@ -82,7 +82,7 @@ _PPO: dict[str, dict[str, Any]] = {
         vf_coef=0.950368,
     ),
     "InvertedPendulum": dict(
-        n_envs=1, n_steps=32, batch_size=64, gamma=0.999, learning_rate=0.000222425,
+        n_envs=1, n_steps=32, batch_size=32, gamma=0.999, learning_rate=0.000222425,  # rl-zoo: 64 (> n_steps)
         ent_coef=1.37976e-07, clip_range=0.4, n_epochs=5, gae_lambda=0.9, max_grad_norm=0.3,
         vf_coef=0.19816,
     ),
