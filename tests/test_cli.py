@@ -25,27 +25,27 @@ def prefrl(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_smoke_run_writes_every_file_and_tag(tmp_path):
-    out = prefrl("train", "--env", "Hopper", "--labels", "24", "--timesteps", "3072", "--fit-every", "1024",
+    out = prefrl("train", "--env", "Hopper", "--labels", "20", "--timesteps", "3072", "--fit-every", "1024",
                  "--pretrain-epochs", "5", "--eval-episodes", "1", "--runs-dir", "runs", "--quiet",
                  "--seed", "3", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     (run,) = (tmp_path / "runs").iterdir()
-    assert run.name.startswith("Hopper__pref24-random__3__")
+    assert run.name.startswith("Hopper__pref20-random__3__")
     for name in ("config.json", "model.zip", "vecnormalize.pkl", "reward_ensemble.pt", "result.json",
                  "store/store.sqlite"):
         assert (run / name).is_file(), name
     assert list((run / "store" / "clips").glob("*.npz"))
     result = json.loads((run / "result.json").read_text())
-    assert result["labels_answered"] == 24 and result["timesteps"] >= 3072
+    assert result["labels_answered"] == 20 and result["timesteps"] >= 3072
     for key in ("true_return_mean", "true_return_std", "oracle_return_mean", "steps_per_sec"):
         assert isinstance(result[key], float)
-    assert json.loads((run / "config.json").read_text())["labels"] == 24
+    assert json.loads((run / "config.json").read_text())["labels"] == 20
     ea = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0})
     ea.Reload()
     tags = set(ea.Tags()["scalars"])
     missing = [t for t in CORE_TAGS if t not in tags]
     assert not missing, missing
-    assert ea.Scalars("labels/answered")[-1].value == 24
+    assert ea.Scalars("labels/answered")[-1].value == 20
     assert "final true return" in out.stdout and "tensorboard --logdir" in out.stdout
 
 

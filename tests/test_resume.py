@@ -1,0 +1,128 @@
+"""Checkpoints and --resume: kill -9 at random points, exact targets, no label lost; bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from preference.store import PreferenceStore
+from test_loop import make_loop
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "MUJOCO_GL": "egl"}
+# Reacher: 50-step episodes and clips, rl-zoo's n_steps 512: 6,000 steps is 12 rollouts (6,144 steps).
+RUN = ["--env", "Reacher", "--labels", "40", "--timesteps", "6000", "--checkpoint-every", "1024",
+       "--fit-every", "1024", "--pretrain-epochs", "5", "--eval-episodes", "1", "--quiet"]
+
+
+def prefrl(*args, cwd, wait=True):
+    cmd = [sys.executable, "-m", "agents.cli", *args]
+    if not wait:
+        return subprocess.Popen(cmd, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=600)
+
+
+def checkpoint_step(run: Path) -> int:
+    try:
+        return int(torch.load(run / "checkpoint" / "state.pt", weights_only=False)["num_timesteps"])
+    except (OSError, RuntimeError, EOFError, KeyError, Exception):
+        return -1
+
+
+def answers(run: Path) -> dict[int, float]:
+    store = PreferenceStore(run / "store", create=False)
+    return {l.query_id: l.value for l in store.labels()}
+
+
+def test_kill_9_at_random_points_then_resume_to_the_exact_targets(tmp_path):
+    run = tmp_path / "run"
+    rng = np.random.default_rng(int(time.time()))
+    before: dict[int, float] = {}
+    args = [*RUN, "--run-dir", str(run)]
+    for attempt in range(2):
+        proc = prefrl("train", *args, cwd=tmp_path, wait=False)
+        kill_after = int(rng.integers(1024, 4096)) if attempt == 0 else checkpoint_step(run) + 1024
+        deadline = time.time() + 240
+        while checkpoint_step(run) < kill_after and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(float(rng.uniform(0, 1.5)))  # somewhere in the middle of what comes next
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert not (run / "result.json").exists(), "the run finished before it could be killed"
+        now = answers(run)
+        assert all(now.get(q) == v for q, v in before.items())  # nothing answered earlier was lost
+        before = now
+        args = ["--resume", str(run), "--quiet"]
+    out = prefrl("train", *args, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    result = json.loads((run / "result.json").read_text())
+    assert result["timesteps"] == 6144 and result["resumed"]
+    assert result["labels_answered"] == 40
+    final = answers(run)
+    assert len(final) == 40 and all(final[q] == v for q, v in before.items())
+
+
+def test_loop_state_round_trip_continues_identically(tmp_path):
+    """What a checkpoint restores is exact: the restored loop fits to the same weights as the original."""
+    loop, store, rec = make_loop(tmp_path / "a")
+    loop.pretrain(list(rec.clips))
+    loop.step(200)
+    torch.save(loop.state(), tmp_path / "state.pt")  # through a file, as a checkpoint does
+    state = torch.load(tmp_path / "state.pt", weights_only=False)
+    twin, _, _ = make_loop(tmp_path / "b")
+    twin.store = store
+    twin.restore(state)
+    x = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    np.testing.assert_array_equal(loop.reward(x[:, :3], x[:, 3:]), twin.reward(x[:, :3], x[:, 3:]))
+    for target in (loop, twin):
+        target.fit(200, list(rec.clips))
+    np.testing.assert_allclose(loop.reward(x[:, :3], x[:, 3:]), twin.reward(x[:, :3], x[:, 3:]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fin")
+    out = prefrl("train", *RUN, "--timesteps", "2048", "--labels", "20", "--run-dir", "run", cwd=tmp)
+    assert out.returncode == 0, out.stderr
+    return tmp / "run"
+
+
+def expect_usage_error(out, message):
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and message in lines[0], out.stderr
+
+
+def test_existing_run_folder_is_never_overwritten(finished_run, tmp_path):
+    expect_usage_error(prefrl("train", *RUN, "--run-dir", str(finished_run), cwd=tmp_path), "already exists")
+    assert (finished_run / "result.json").exists()
+    expect_usage_error(prefrl("train", "--resume", str(finished_run), cwd=tmp_path), "this run has finished")
+    ev = prefrl("eval", str(finished_run), "--episodes", "2", cwd=tmp_path)
+    assert ev.returncode == 0 and json.loads((finished_run / "eval.json").read_text())["eval_episodes"] == 2
+
+
+def test_bad_resume_inputs(finished_run, tmp_path):
+    expect_usage_error(prefrl("train", "--resume", str(tmp_path), cwd=tmp_path), "not a run folder")
+    broken = tmp_path / "broken"
+    subprocess.run(["cp", "-r", str(finished_run), str(broken)], check=True)
+    (broken / "result.json").unlink()
+    expect_usage_error(prefrl("train", "--resume", str(broken), "--labels", "99", cwd=tmp_path),
+                       "--labels differs from the run's config")
+    (broken / "checkpoint" / "state.pt").write_bytes(b"not a checkpoint")
+    expect_usage_error(prefrl("train", "--resume", str(broken), cwd=tmp_path),
+                       f"{broken / 'checkpoint' / 'state.pt'}: corrupt checkpoint")
+    subprocess.run(["cp", str(finished_run / "checkpoint" / "state.pt"), str(broken / "checkpoint")], check=True)
+    for f in (broken / "store").glob("store.sqlite*"):
+        f.write_bytes(b"garbage" * 1000)
+    expect_usage_error(prefrl("train", "--resume", str(broken), cwd=tmp_path), "not a valid preference store")
+
+
+def test_budget_the_schedule_cannot_ask_is_refused(tmp_path):
+    expect_usage_error(prefrl("train", "--env", "Reacher", "--labels", "500", "--timesteps", "2000", cwd=tmp_path),
+                       "more than the schedule can ask")
