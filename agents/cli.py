@@ -94,6 +94,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs-dir", default=d.runs_dir, help="where run folders go; default %(default)s")
     p.add_argument("--exp-name", default=None, help="experiment name in the run folder's name")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--media-every", type=int, default=d.media_every,
+                   help="log agent/clip GIFs and the predicted-vs-true scatter every N steps and at the end "
+                        "(0: never); default %(default)s")
     p.add_argument("--checkpoint-every", type=_positive_int, default=d.checkpoint_every,
                    help="checkpoint every N env steps (and always on Ctrl-C); default %(default)s")
 
@@ -107,7 +110,8 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
         pretrain_epochs=args.pretrain_epochs, async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
-        progress=not args.quiet, checkpoint_every=args.checkpoint_every)
+        progress=not args.quiet, checkpoint_every=args.checkpoint_every,
+        media_every=args.media_every)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ REWARDS = ("preferences", "true")
 LABELERS = ("oracle", "human", "human+oracle")
 # Settings a resumed run may change: they do not change the experiment.
 RESUMABLE_CHANGES = frozenset({"device", "progress", "checkpoint_every", "torch_threads", "window", "max_behind",
-                               "eval_episodes"})
+                               "eval_episodes", "media_every"})
 
 
 @dataclass
@@ -65,6 +65,11 @@ class TrainConfig:
     """Queries are drawn from this many most recent clips."""
     clip_capacity: int = 2000
     """Clips kept in memory (older ones are dropped unless stored with a query)."""
+    media_every: int = 100_000
+    """Log an agent episode GIF, the latest queried pair and the predicted-vs-true scatter every
+    this many env steps, and at the end (0: never)."""
+    alarm_window: int = 10
+    """Episodes per half-window of the reward-hacking alarm."""
     checkpoint_every: int | None = 50_000
     """Write a checkpoint every this many env steps (None: only on Ctrl-C / SIGTERM)."""
     eval_episodes: int = 10

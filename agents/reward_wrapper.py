@@ -40,6 +40,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self.learned_returns: deque[float] = deque(maxlen=100)
         self.true_returns: deque[float] = deque(maxlen=100)
         self.recent_rewards: deque[np.ndarray] = deque(maxlen=2000)
+        self.episodes = 0
 
     def reset(self) -> np.ndarray:
         self._obs = self.venv.reset()
@@ -71,6 +72,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
             infos[i]["episode"] = {"r": float(self._true_ret[i]), "l": int(self._len[i]),
                                    "t": round(time.time() - self._t0, 6)}
             infos[i]["learned_return"] = float(self._learned_ret[i])
+            self.episodes += 1
             self.true_returns.append(float(self._true_ret[i]))
             self.learned_returns.append(float(self._learned_ret[i]))
             self._true_ret[i] = self._learned_ret[i] = 0.0

@@ -11,13 +11,13 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3.common.logger import configure
+from stable_baselines3.common.logger import HParam, configure
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 from tqdm import tqdm
 
@@ -25,6 +25,8 @@ from agents.callbacks import PreferenceCallback
 from agents.checkpoint import checkpoint_dir, load_model, load_normalization, load_state, save_checkpoint
 from agents.config import RESUMABLE_CHANGES, TrainConfig
 from agents.evaluation import evaluate
+from agents.media import MediaLogger
+from agents.tb import LAYOUT, HackingAlarm, config_table, writer_of
 from agents.ppo_factory import check_kwargs, make_ppo, split_settings
 from agents.reward_wrapper import LearnedRewardVecEnv
 from agents.run_dir import claim_run_dir, is_run_dir, new_run_dir
@@ -235,9 +237,19 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
         save_checkpoint(run_dir, model, norm, state)
         model.num_timesteps = saved_steps
 
+    writer = writer_of(logger)
+    if start_steps == 0 and writer is not None:
+        writer.add_custom_scalars(LAYOUT)
+        writer.add_text("config", config_table(asdict(cfg)), 0)
+        logger.record("hparams", HParam(_hparams(cfg), {"eval/true_return_mean": 0.0, "charts/ep_true_return": 0.0}))
+        logger.dump(0)
+    media = MediaLogger(writer, spec, cfg.media_every, loop, cfg.unhealthy_penalty) if writer is not None else None
+    if media is not None:
+        media.next_step = start_steps + cfg.media_every
     callback = PreferenceCallback(parts.wrapper, loop, bar, max_behind=cfg.max_behind,
                                   checkpoint_every=cfg.checkpoint_every, checkpoint=checkpoint,
-                                  previous_seconds=previous_seconds)
+                                  previous_seconds=previous_seconds, media=media,
+                                  alarm=HackingAlarm(cfg.alarm_window), writer=writer)
     t_learn = time.perf_counter()
     with stop_on_signals() as stop:
         callback.stop_flag = stop
@@ -254,7 +266,12 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
                           f"Continue with: prefrl train --resume {run_dir}")
     callback.finish()
     bar.close()
+    ev = evaluate(model, norm, spec, cfg.eval_episodes, seed=cfg.seed + 1000, penalty=cfg.unhealthy_penalty)
+    if "true_return_mean" in ev:
+        logger.record("eval/true_return_mean", ev["true_return_mean"])
+        logger.record("eval/oracle_return_mean", ev["oracle_return_mean"])
     _log_loop(logger, loop, model.num_timesteps)
+    logger.dump(model.num_timesteps)
     logger.close()
     model.save(run_dir / "model.zip")
     if norm is not None:
@@ -262,7 +279,6 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
     if loop is not None:
         loop.ens.save(run_dir / "reward_ensemble.pt")
 
-    ev = evaluate(model, norm, spec, cfg.eval_episodes, seed=cfg.seed + 1000, penalty=cfg.unhealthy_penalty)
     counts = store.counts()
     wrapper = parts.wrapper
     result: dict[str, Any] = {
@@ -279,6 +295,7 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
         "learn_seconds": learn_seconds, "steps_per_sec": model.num_timesteps / learn_seconds,
         "fit_seconds": loop.fit_seconds if loop else 0.0,
         "wall_seconds": time.perf_counter() - t_start, "resumed": start_steps > 0,
+        "reward_hacking_alarm": callback.alarm_raised,
         "device": str(parts.device), "machine": f"{platform.node()} ({platform.machine()}, {_cpu_count()} cpus)",
         "date": time.strftime("%Y-%m-%d"),
     }
@@ -309,6 +326,13 @@ def stop_on_signals():
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _hparams(cfg: TrainConfig) -> dict[str, Any]:
+    """The settings shown in TensorBoard's HParams tab (scalars only)."""
+    keys = ("env", "reward", "labels", "timesteps", "seed", "selection", "labeler", "ensemble_size",
+            "clip_seconds", "fit_every")
+    return {k: getattr(cfg, k) for k in keys}
 
 
 def _open_window_process(run_dir: Path) -> subprocess.Popen:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -70,6 +71,8 @@ class PreferenceLoop:
         self._fit_thread: threading.Thread | None = None
         self.source_counts: dict[str, int] = {}
         self._agreement: list[float] = []
+        self._fresh: deque[float] = deque(maxlen=100)
+        self.heldout: tuple[np.ndarray, np.ndarray] | None = None  # (predicted, true) clip returns
         self._fit_error: BaseException | None = None
 
     def reward(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
@@ -142,6 +145,7 @@ class PreferenceLoop:
             seen = self._ingested.get(qid)
             if seen is None:
                 a, b = self.clip(label.clip_a), self.clip(label.clip_b)
+                self._score_fresh(a, b, label.value)
                 index = self.trainer.add(self.ens.inputs(a.obs, a.acts), self.ens.inputs(b.obs, b.acts), label.value)
                 self._ingested[qid] = (index, label.id)
                 self._pair_of[qid] = (label.clip_a, label.clip_b)
@@ -157,6 +161,20 @@ class PreferenceLoop:
                 self._ingested[qid] = (index, None)
                 n += 1
         return n
+
+    def _score_fresh(self, a: Clip, b: Clip, value: float) -> None:
+        """Accuracy on a label before it is trained on: generalization to the policy's new behaviour."""
+        if not self.fitted or value == 0.5:
+            return
+        pa, pb = float(self.reward(a.obs, a.acts).sum()), float(self.reward(b.obs, b.acts).sum())
+        self._fresh.append(float((pa > pb) == (value > 0.5)))
+
+    def predicted_preference(self, a: Clip, b: Clip) -> float:
+        """The ensemble's P(a better than b) from summed r̂ (0.5 before any fit)."""
+        if not self.fitted:
+            return 0.5
+        d = float(self.reward(a.obs, a.acts).sum() - self.reward(b.obs, b.acts).sum())
+        return float(1.0 / (1.0 + np.exp(-np.clip(d, -50, 50))))
 
     def _count_source(self, source: str, value: float, a: Clip, b: Clip) -> None:
         self.source_counts[source] = self.source_counts.get(source, 0) + 1
@@ -281,6 +299,8 @@ class PreferenceLoop:
         })
         if self._agreement:
             self.metrics["labels/human_oracle_agreement"] = self.human_oracle_agreement()
+        if self._fresh:
+            self.metrics["reward/fresh_acc"] = float(np.mean(self._fresh))
         self.store.set_meta("env_step", str(env_steps))
 
     def _update_metrics(self, env_steps: int, clips: list[Clip]) -> None:
@@ -295,8 +315,10 @@ class PreferenceLoop:
         if len(held) >= 3:
             pred = np.array([float(self.ens.predict(cl.obs, cl.acts).sum()) for cl in held])
             true = np.array([cl.true_return for cl in held])
+            self.heldout = (pred, true)
             if pred.std() > 0 and true.std() > 0:
                 m["reward/heldout_corr"] = float(np.corrcoef(pred, true)[0, 1])
+                m["reward/heldout_spearman"] = _spearman(pred, true)
             pairs = random_pairs(len(held), min(200, len(held) * 2), self.rng)
             returns = self.member_returns_fn(held)(np.arange(len(held)))
             m["reward/disagreement"] = float(preference_variance(returns, pairs).mean())
@@ -343,3 +365,9 @@ class PreferenceLoop:
         self.source_counts, self._agreement = dict(state["source_counts"]), list(state["agreement"])
         self.fitted, self._unfitted = state["fitted"], state["unfitted"]
         t.stats = t.evaluate() if len(t) else t.stats
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation (ties broken by order)."""
+    ra, rb = np.argsort(np.argsort(a)).astype(float), np.argsort(np.argsort(b)).astype(float)
+    return float(np.corrcoef(ra, rb)[0, 1])

@@ -16,6 +16,11 @@ CORE_TAGS = [
     "reward/train_loss", "reward/val_loss", "reward/train_acc", "reward/val_acc", "reward/l2",
     "labels/answered", "labels/target", "reward/disagreement", "reward/heldout_corr", "perf/steps_per_sec",
 ]
+INSPECTION_TAGS = [
+    "reward/fresh_acc", "reward/heldout_spearman", "labels/from_oracle", "perf/env_seconds",
+    "perf/ppo_update_seconds", "perf/fit_seconds", "charts/reward_hacking", "eval/true_return_mean",
+    "eval/episode_true_return",
+]
 
 
 def prefrl(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -40,11 +45,19 @@ def test_smoke_run_writes_every_file_and_tag(tmp_path):
     for key in ("true_return_mean", "true_return_std", "oracle_return_mean", "steps_per_sec"):
         assert isinstance(result[key], float)
     assert json.loads((run / "config.json").read_text())["labels"] == 20
-    ea = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0})
+    ea = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0, "images": 0, "histograms": 0, "tensors": 0})
     ea.Reload()
     tags = set(ea.Tags()["scalars"])
-    missing = [t for t in CORE_TAGS if t not in tags]
+    missing = [t for t in CORE_TAGS + INSPECTION_TAGS if t not in tags]
     assert not missing, missing
+    for tag in ("reward/val_acc", "reward/train_acc", "reward/fresh_acc"):
+        assert all(0.0 <= e.value <= 1.0 for e in ea.Scalars(tag))
+    assert all(e.value >= 0 for e in ea.Scalars("perf/fit_seconds"))
+    assert all(e.value in (0.0, 1.0) for e in ea.Scalars("charts/reward_hacking"))
+    assert set(ea.Tags()["images"]) >= {"agent/episode", "clips/latest_query", "reward/pred_vs_true_returns"}
+    assert ea.Images("agent/episode")[-1].encoded_image_string[:6] == b"GIF89a"
+    assert "reward/r_hat_hist" in ea.Tags()["histograms"]
+    assert {"config/text_summary", "custom_scalars__config__"} <= set(ea.Tags()["tensors"])
     assert ea.Scalars("labels/answered")[-1].value == 20
     assert "final true return" in out.stdout and "tensorboard --logdir" in out.stdout
 
