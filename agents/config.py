@@ -121,3 +121,14 @@ class TrainConfig:
         data = json.loads(path.read_text())
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def load_run_config(run_dir: Path) -> TrainConfig:
+    """The config of the run in ``run_dir``; ValueError (one clear line) if it is not a run."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{run_dir}: not a run folder (no config.json)")
+    try:
+        return TrainConfig.load(path)
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: unreadable run config ({exc})") from None

@@ -51,13 +51,10 @@ def evaluate(model: PPO, norm: VecNormalize | None, spec: TaskSpec, episodes: in
 def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
     """Evaluate a run's saved policy (final model, else its last checkpoint); write eval.json."""
     from agents.checkpoint import CheckpointError, checkpoint_dir
-    from agents.config import TrainConfig
-    from agents.run_dir import is_run_dir
+    from agents.config import load_run_config
     from envs.registry import get_task
 
-    if not is_run_dir(run_dir):
-        raise ValueError(f"{run_dir}: not a run folder (no config.json)")
-    cfg = TrainConfig.load(run_dir / "config.json")
+    cfg = load_run_config(run_dir)
     spec = get_task(cfg.env)
     folder = run_dir if (run_dir / "model.zip").is_file() else checkpoint_dir(run_dir)
     if folder is None:

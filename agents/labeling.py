@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.config import TrainConfig
-from agents.run_dir import is_run_dir
+from agents.config import load_run_config
 from envs.registry import TaskSpec, get_task
 from preference.clips import Clip
 from preference.store import PreferenceStore
@@ -19,13 +18,7 @@ MAX_DISPLAY_FPS = 40.0
 
 
 def _run_spec(run_dir: Path) -> TaskSpec:
-    if not is_run_dir(run_dir):
-        raise ValueError(f"{run_dir}: not a run folder (no config.json)")
-    try:
-        cfg = TrainConfig.load(run_dir / "config.json")
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise ValueError(f"{run_dir / 'config.json'}: unreadable run config ({exc})") from None
-    return get_task(cfg.env)
+    return get_task(load_run_config(run_dir).env)
 
 
 def playback(spec: TaskSpec) -> tuple[int, float]:

@@ -23,13 +23,13 @@ from tqdm import tqdm
 
 from agents.callbacks import PreferenceCallback
 from agents.checkpoint import checkpoint_dir, load_model, load_normalization, load_state, save_checkpoint
-from agents.config import RESUMABLE_CHANGES, TrainConfig
+from agents.config import RESUMABLE_CHANGES, TrainConfig, load_run_config
 from agents.evaluation import evaluate
 from agents.media import MediaLogger
 from agents.tb import LAYOUT, HackingAlarm, config_table, writer_of
 from agents.ppo_factory import check_kwargs, make_ppo, split_settings
 from agents.reward_wrapper import LearnedRewardVecEnv
-from agents.run_dir import claim_run_dir, is_run_dir, new_run_dir
+from agents.run_dir import claim_run_dir, new_run_dir
 from envs.mujoco import make_mujoco_env
 from envs.registry import TaskSpec, get_task
 from preference.clips import Clip, ClipRecorder
@@ -183,12 +183,7 @@ def resume(run_dir: Path, overrides: dict[str, Any] | None = None) -> Run:
     ``overrides`` may change only settings that do not change the experiment (device, progress
     bar, checkpoint interval, threads, window); anything else is refused.
     """
-    if not is_run_dir(run_dir):
-        raise ValueError(f"{run_dir}: not a run folder (no config.json)")
-    try:
-        cfg = TrainConfig.load(run_dir / "config.json")
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise ValueError(f"{run_dir / 'config.json'}: unreadable run config ({exc})") from None
+    cfg = load_run_config(run_dir)
     for key, value in (overrides or {}).items():
         if getattr(cfg, key) != value:
             if key not in RESUMABLE_CHANGES:

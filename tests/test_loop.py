@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from preference.clips import Clip, ClipRecorder
+from preference.clips import ClipRecorder
 from preference.fitting import EnsembleTrainer
 from preference.loop import LoopConfig, PreferenceLoop
 from preference.oracle import PerfectOracle
@@ -18,7 +18,7 @@ from preference.store import PreferenceStore
 def make_loop(tmp_path, labeler="oracle", budget=20, oracle_after=60.0):
     rng = np.random.default_rng(0)
     rec = ClipRecorder(1, clip_steps=5, capacity=100)
-    for t in range(200):  # 40 clips whose true reward is the first observation
+    for _ in range(200):  # 40 clips whose true reward is the first observation
         o = rng.normal(size=(1, 3))
         rec.add(o, rng.normal(size=(1, 1)), o[:, 0], None, np.array([False]))
     ens = RewardEnsemble(3, 1, n_members=3)
