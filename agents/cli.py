@@ -11,6 +11,7 @@ from typing import Any, NoReturn, Sequence
 from agents.config import LABELERS, REWARDS, TrainConfig
 from envs.registry import TASKS
 from preference.selection import SELECTIONS
+from preference.teachers import PRESETS
 from preference.store import StoreError
 
 EXIT_USAGE = 2
@@ -62,6 +63,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="pair selection: random, or ensemble disagreement over 10x candidates; default %(default)s")
     p.add_argument("--labeler", choices=LABELERS, default=d.labeler,
                    help="who answers queries; default %(default)s (synthetic, reads the true reward)")
+    p.add_argument("--teacher", choices=sorted(PRESETS), default=d.teacher,
+                   help="synthetic labeler: the perfect oracle or a B-Pref noisy teacher (stoch: Boltzmann "
+                        "beta=1; mistake: 10%% flips; skip; equal; myopic: gamma=0.9); default %(default)s")
     p.add_argument("--oracle-after", type=float, default=d.oracle_after,
                    help="with --labeler human+oracle: seconds a query waits for a person before the oracle "
                         "answers it; default %(default)s")
@@ -104,7 +108,7 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
 def _config_from(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         env=args.env, reward=args.reward, labels=args.labels, timesteps=args.timesteps, seed=args.seed,
-        selection=args.selection, labeler=args.labeler, oracle_after=args.oracle_after,
+        selection=args.selection, labeler=args.labeler, teacher=args.teacher, oracle_after=args.oracle_after,
         max_behind=args.max_behind, window=args.window, device=args.device, n_envs=args.n_envs,
         ensemble_size=args.ensemble_size, clip_seconds=args.clip_seconds,
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,

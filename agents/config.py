@@ -33,6 +33,8 @@ class TrainConfig:
     labeler: str = "oracle"
     """Who answers queries: `oracle` (synthetic, reads the true reward), `human` (a person in
     `prefrl label`), or `human+oracle` (the oracle takes what the person leaves for `oracle_after` s)."""
+    teacher: str = "oracle"
+    """Synthetic labeler: `oracle` (perfect) or a B-Pref noisy teacher: stoch, mistake, skip, equal, myopic."""
     oracle_after: float = 60.0
     """With `human+oracle`: seconds a query may wait for a person before the oracle answers it."""
     max_behind: int | None = None
@@ -91,6 +93,9 @@ class TrainConfig:
             raise ValueError(f"--reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
         if self.labeler not in LABELERS:
             raise ValueError(f"--labeler must be one of {', '.join(LABELERS)}, got {self.labeler!r}")
+        from preference.teachers import PRESETS
+        if self.teacher not in PRESETS:
+            raise ValueError(f"--teacher must be one of {', '.join(PRESETS)}, got {self.teacher!r}")
         if self.labels is not None and self.labels < 2:
             raise ValueError(f"--labels must be at least 2, got {self.labels}")
         if self.timesteps is not None and self.timesteps <= 0:

@@ -35,7 +35,7 @@ from envs.registry import TaskSpec, get_task
 from preference.clips import Clip, ClipRecorder
 from preference.fitting import EnsembleTrainer, FitConfig
 from preference.loop import LoopConfig, PreferenceLoop
-from preference.oracle import PerfectOracle
+from preference.teachers import SimulatedTeacher
 from preference.reward_model import RewardEnsemble, resolve_device
 from preference.schedule import LabelSchedule
 from preference.store import PreferenceStore
@@ -133,7 +133,7 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
                        pretrain_epochs=cfg.pretrain_epochs, candidate_clips=cfg.candidate_clips,
                        async_fit=cfg.async_fit and device.type == "cpu", labeler=cfg.labeler,
                        oracle_after=cfg.oracle_after),
-            np.random.default_rng(cfg.seed), PerfectOracle())
+            np.random.default_rng(cfg.seed), SimulatedTeacher(cfg.teacher, np.random.default_rng(cfg.seed + 3)))
     wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder)
     ppo_env = VecNormalize(wrapper, gamma=ppo_kwargs.get("gamma", 0.99)) if spec.normalize else wrapper
     return _Parts(spec, device, venv, wrapper, ppo_env, store, recorder, loop, ppo_kwargs)
@@ -325,7 +325,7 @@ def stop_on_signals():
 
 def _hparams(cfg: TrainConfig) -> dict[str, Any]:
     """The settings shown in TensorBoard's HParams tab (scalars only)."""
-    keys = ("env", "reward", "labels", "timesteps", "seed", "selection", "labeler", "ensemble_size",
+    keys = ("env", "reward", "labels", "timesteps", "seed", "selection", "labeler", "teacher", "ensemble_size",
             "clip_seconds", "fit_every")
     return {k: getattr(cfg, k) for k in keys}
 

@@ -22,8 +22,11 @@ from preference.fitting import EnsembleTrainer, FitStats
 from preference.oracle import PerfectOracle
 from preference.reward_model import RewardEnsemble
 from preference.schedule import LabelSchedule
+from preference.teachers import SimulatedTeacher
 from preference.selection import preference_variance, random_pairs, select_pairs
 from preference.store import PreferenceStore
+
+Labeler = PerfectOracle | SimulatedTeacher
 
 
 @dataclass
@@ -50,7 +53,7 @@ class PreferenceLoop:
 
     def __init__(self, ensemble: RewardEnsemble, trainer: EnsembleTrainer, store: PreferenceStore,
                  schedule: LabelSchedule, recorder: ClipRecorder, config: LoopConfig,
-                 rng: np.random.Generator, oracle: PerfectOracle | None = None):
+                 rng: np.random.Generator, oracle: Labeler | None = None):
         self.ens = ensemble
         self.trainer = trainer
         self.store = store
@@ -59,6 +62,7 @@ class PreferenceLoop:
         self.cfg = config
         self.rng = rng
         self.oracle = oracle
+        self.truth = PerfectOracle()  # only for logging how often a person agrees with the true reward
         self._clips: dict[int, Clip] = {}
         self._ingested: dict[int, tuple[int, int | None]] = {}  # query -> (index, label id)
         self._pair_of: dict[int, tuple[int, int]] = {}  # query -> (clip a, clip b)
@@ -178,8 +182,8 @@ class PreferenceLoop:
 
     def _count_source(self, source: str, value: float, a: Clip, b: Clip) -> None:
         self.source_counts[source] = self.source_counts.get(source, 0) + 1
-        if source == "human" and self.oracle is not None:
-            self._agreement.append(float(self.oracle.label(a, b) == value))
+        if source == "human":
+            self._agreement.append(float(self.truth.label(a, b) == value))
 
     def human_oracle_agreement(self) -> float:
         """Fraction of human answers that the oracle would have given (NaN before any)."""
