@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from agents.config import TrainConfig
-
-
-def _run_one(cfg: TrainConfig) -> dict[str, Any]:
-    from agents.train import train
-    run = train(cfg)
-    return {**run.result, "run_dir": str(run.path)}
 
 
 def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
@@ -60,20 +51,30 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     return s, "\n".join(lines)
 
 
-def run_bench(base: TrainConfig, seeds: list[int], workers: int, name: str | None) -> Path:
-    """Run every (reward mode, seed) cell; write summary.json / summary.md; return the folder."""
-    name = name or f"{base.env}__{base.labels or 'default'}__{time.strftime('%Y%m%d-%H%M%S')}"
-    out = Path(base.runs_dir) / "bench" / name
-    out.mkdir(parents=True, exist_ok=True)
-    cells = [replace(base, reward=mode, seed=seed, progress=False, runs_dir=str(out))
-             for seed in seeds for mode in ("preferences", "true")]
-    if workers == 1:
-        rows = [_run_one(c) for c in cells]
+def run_bench(base: TrainConfig, seeds: int, workers: int, name: str | None, suite: str | None = None) -> Path:
+    """Run a suite (or, without one, ``base.env`` at ``base.labels`` against true-reward PPO) and
+    write its report; for a single task also summary.md with the return and throughput ratios."""
+    from agents.suites import Cell, run_suite, suite_cells, write_report
+
+    if suite is not None:
+        cells = suite_cells(suite, seeds, base.env if base.env != TrainConfig().env or suite == "teachers" else None,
+                            base.timesteps)
+        default_name = f"{suite}__{time.strftime('%Y%m%d-%H%M%S')}"
     else:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            rows = list(pool.map(_run_one, cells))
-    summary, md = summarize(rows)
-    (out / "cells.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "summary.md").write_text(md)
+        from envs.registry import get_task
+        spec = get_task(base.env)
+        steps = base.timesteps or spec.default_timesteps
+        labels = base.labels or spec.default_labels
+        cells = [c for seed in range(seeds) for c in (Cell(spec.name, None, seed, steps),
+                                                      Cell(spec.name, labels, seed, steps, base.selection, base.teacher))]
+        default_name = f"{spec.name}__{labels}__{time.strftime('%Y%m%d-%H%M%S')}"
+    out = Path(base.runs_dir) / "bench" / (name or default_name)
+    rows = run_suite(cells, base, out, workers)
+    write_report(out)
+    done = [r for r in rows if r["status"] == "done"]
+    envs = {r["env"] for r in done}
+    if len(envs) == 1 and {r["reward"] for r in done} == {"preferences", "true"}:
+        summary, md = summarize(done)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (out / "summary.md").write_text(md)
     return out

@@ -135,7 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Run learned-reward and true-reward PPO on one task for each seed and "
                                        "write a comparison (final true return, ratio, throughput).")
     _add_train_flags(bench)
-    bench.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds; default 0")
+    bench.add_argument("--suite", default=None,
+                       help="a suite: mujoco-quick (about an hour on 2 cores), paper-mujoco, selection, teachers; "
+                            "without one: --env at --labels against true-reward PPO")
+    bench.add_argument("--seeds", type=_positive_int, default=None,
+                       help="number of seeds (0..N-1); default: the suite's (1 without a suite)")
+    bench.add_argument("--report", metavar="DIR", default=None,
+                       help="rebuild results.csv, report.md and plots of the bench in DIR from its finished cells")
     bench.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1),
                        help="runs in parallel (processes); default %(default)s")
     bench.add_argument("--name", default=None, help="bench folder name under <runs-dir>/bench/")
@@ -203,6 +209,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{args.episodes} episodes (oracle return {out['oracle_return_mean']:.1f}); "
                   f"written to {Path(args.run) / 'eval.json'}")
             return 0
+        if args.command == "bench" and args.report:
+            from pathlib import Path
+
+            from agents.suites import write_report
+            out = Path(args.report)
+            if not (out / "grid.json").is_file():
+                raise ValueError(f"{out}: not a bench folder (no grid.json)")
+            write_report(out)
+            _print_bench(out)
+            return 0
         cfg = _config_from(args)
         if args.command == "train" and args.resume:
             from pathlib import Path
@@ -224,9 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_result(run.path, run.result)
         elif args.command == "bench":
             from agents.benchmark import run_bench
-            out = run_bench(cfg, args.seeds, args.workers, args.name)
-            print(f"bench results: {out / 'summary.md'}")
-            print((out / "summary.md").read_text())
+            seeds = args.seeds if args.seeds is not None else (None if args.suite else 1)
+            out = run_bench(cfg, seeds, args.workers, args.name, args.suite)
+            _print_bench(out)
         return 0
     except UsageError as exc:
         print(f"prefrl: error: {exc}", file=sys.stderr)
@@ -240,6 +256,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("prefrl: interrupted", file=sys.stderr)
         return 130
+
+
+def _print_bench(out) -> None:
+    for name in ("summary.md", "report.md"):
+        if (out / name).exists():
+            print((out / name).read_text())
+    print(f"bench folder: {out} (results.csv, report.md, curves_*.png)")
 
 
 def _interrupted() -> type[Exception]:

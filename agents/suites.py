@@ -1,0 +1,256 @@
+"""Benchmark suites: a grid of cells (task x budget x seed x selection x teacher, plus true-reward
+PPO per task and seed), run by a pool of processes, resumable, with tables and learning curves."""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing as mp
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of a suite. ``labels`` is None for the true-reward baseline."""
+
+    env: str
+    labels: int | None
+    seed: int
+    timesteps: int
+    selection: str = "random"
+    teacher: str = "oracle"
+
+    @property
+    def name(self) -> str:
+        what = "true" if self.labels is None else f"pref{self.labels}-{self.selection}-{self.teacher}"
+        return f"{self.env}__{what}__s{self.seed}"
+
+    def config(self, base: TrainConfig) -> TrainConfig:
+        return replace(base, env=self.env, reward="true" if self.labels is None else "preferences",
+                       labels=self.labels or 2, timesteps=self.timesteps, seed=self.seed,
+                       selection=self.selection, teacher=self.teacher, progress=False, exp_name=None)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """Tasks with their RL budgets, label budgets, default seeds, selections and teachers."""
+
+    tasks: dict[str, int]
+    labels: tuple[int, ...]
+    seeds: int
+    selections: tuple[str, ...] = ("random",)
+    teachers: tuple[str, ...] = ("oracle",)
+
+    def cells(self, seeds: list[int]) -> list[Cell]:
+        out: list[Cell] = []
+        for env, steps in self.tasks.items():
+            for seed in seeds:
+                out.append(Cell(env, None, seed, steps))
+                out += [Cell(env, n, seed, steps, sel, teacher) for n in self.labels
+                        for sel in self.selections for teacher in self.teachers]
+        return out
+
+
+PAPER_TASKS = ("Hopper", "Walker2d", "Swimmer", "HalfCheetah", "Ant", "Reacher", "InvertedPendulum",
+               "InvertedDoublePendulum")
+SUITES: dict[str, Suite] = {
+    # About an hour on 2 cores: the quick-learning tasks at reduced RL budgets.
+    "mujoco-quick": Suite({"InvertedPendulum": 100_000, "Reacher": 200_000, "InvertedDoublePendulum": 200_000,
+                           "Hopper": 300_000}, labels=(700,), seeds=1),
+    "paper-mujoco": Suite({t: 1_000_000 for t in PAPER_TASKS}, labels=(350, 700, 1400), seeds=5),
+    "selection": Suite({"Hopper": 1_000_000}, labels=(700,), seeds=3, selections=("random", "disagreement")),
+    "teachers": Suite({"Hopper": 1_000_000}, labels=(700,), seeds=3,
+                      teachers=("oracle", "stoch", "mistake", "skip", "equal", "myopic")),
+}
+NOT_YET = {"paper-atari": "needs the Atari tasks (issue 3), which prefrl does not have yet"}
+
+
+def suite_cells(name: str, seeds: int | None, env: str | None, timesteps: int | None) -> list[Cell]:
+    """The cells of suite ``name``; ``env``/``timesteps`` narrow or rescale it (e.g. teachers on Walker2d)."""
+    if name in NOT_YET:
+        raise ValueError(f"suite {name!r} {NOT_YET[name]}")
+    if name not in SUITES:
+        raise ValueError(f"unknown suite {name!r}; choose from {', '.join([*SUITES, *NOT_YET])}")
+    suite = SUITES[name]
+    if env is not None:
+        steps = suite.tasks.get(env, next(iter(suite.tasks.values())))
+        suite = replace(suite, tasks={env: steps})
+    if timesteps is not None:
+        suite = replace(suite, tasks={t: timesteps for t in suite.tasks})
+    return suite.cells(list(range(seeds if seeds is not None else suite.seeds)))
+
+
+def _run_cell(cell: Cell, base: TrainConfig, folder: Path) -> dict[str, Any]:
+    """Run (or resume) one cell in its own folder; return its result row or its error."""
+    from agents.train import resume, train
+
+    run_dir = folder / cell.name
+    try:
+        if (run_dir / "result.json").exists():
+            result = json.loads((run_dir / "result.json").read_text())
+        elif (run_dir / "checkpoint").exists():
+            result = resume(run_dir).result
+        else:
+            result = train(cell.config(base), run_dir=run_dir, force=True).result
+        return {"cell": cell.name, **asdict(cell), **result, "status": "done"}
+    except Exception as exc:  # noqa: BLE001 - a failed cell is reported and the rest go on
+        (folder / f"{cell.name}.error.txt").write_text(traceback.format_exc())
+        return {"cell": cell.name, **asdict(cell), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int) -> list[dict[str, Any]]:
+    """Run every unfinished cell with a pool of ``workers`` processes; finished cells are reused."""
+    folder = out / "cells"
+    folder.mkdir(parents=True, exist_ok=True)
+    (out / "grid.json").write_text(json.dumps([asdict(c) for c in cells], indent=2) + "\n")
+    rows: list[dict[str, Any]] = []
+    todo = [c for c in cells if not (folder / c.name / "result.json").exists()]
+    rows += [_run_cell(c, base, folder) for c in cells if c not in todo]
+    print(f"{len(cells)} cells: {len(cells) - len(todo)} finished before, {len(todo)} to run with {workers} workers",
+          flush=True)
+    if workers == 1:
+        for c in todo:
+            rows.append(_report_progress(_run_cell(c, base, folder)))
+    else:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_run_cell, c, base, folder) for c in todo]
+            for f in as_completed(futures):
+                rows.append(_report_progress(f.result()))
+    return rows
+
+
+def _report_progress(row: dict[str, Any]) -> dict[str, Any]:
+    if row["status"] == "done":
+        print(f"{time.strftime('%H:%M:%S')} done   {row['cell']}: true return {row['true_return_mean']:.1f}",
+              flush=True)
+    else:
+        print(f"{time.strftime('%H:%M:%S')} FAILED {row['cell']}: {row['error']}", flush=True)
+    return row
+
+
+# -- reports ---------------------------------------------------------------------------------
+CSV_FIELDS = ["cell", "env", "labels", "seed", "selection", "teacher", "status", "timesteps", "true_return_mean",
+              "true_return_std", "oracle_return_mean", "learned_return_mean", "reward_val_acc",
+              "reward_heldout_corr", "labels_answered", "wall_seconds", "steps_per_sec", "device", "error"]
+
+
+def collect_rows(out: Path) -> list[dict[str, Any]]:
+    """Rows for every cell of the grid in ``out`` (finished from result.json, else failed/missing)."""
+    grid = json.loads((out / "grid.json").read_text())
+    rows = []
+    for spec in grid:
+        cell = Cell(**spec)
+        res = out / "cells" / cell.name / "result.json"
+        err = out / "cells" / f"{cell.name}.error.txt"
+        if res.exists():
+            rows.append({"cell": cell.name, **spec, **json.loads(res.read_text()), "status": "done"})
+        else:
+            last = err.read_text().strip().splitlines()[-1] if err.exists() else ""
+            rows.append({"cell": cell.name, **spec, "status": "failed" if err.exists() else "missing", "error": last})
+    return rows
+
+
+def write_report(out: Path) -> Path:
+    """Rebuild results.csv, report.md and the learning-curve PNGs from the finished cells."""
+    rows = collect_rows(out)
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in CSV_FIELDS})
+    lines = [f"# Benchmark `{out.name}`", "",
+             "Final true return (the unmodified gymnasium task's episodic return, mean +- std over seeds of "
+             "each seed's 10-episode mean) and its ratio to PPO on the true reward at the same steps.", ""]
+    by_env: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_env.setdefault(r["env"], []).append(r)
+    ratios: dict[str, list[float]] = {}
+    lines += ["| task | steps | labels | selection | teacher | seeds | true return | ratio to true-reward PPO |",
+              "|---|---|---|---|---|---|---|---|"]
+    for env, env_rows in by_env.items():
+        groups: dict[tuple, list[dict[str, Any]]] = {}
+        for r in env_rows:
+            groups.setdefault((r["labels"], r["selection"], r["teacher"]), []).append(r)
+        base = [r["true_return_mean"] for r in groups.get((None, "random", "oracle"), []) if r["status"] == "done"]
+        base_mean = float(np.mean(base)) if base else float("nan")
+        for (labels, sel, teacher), g in sorted(groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1], kv[0][2])):
+            done = [r["true_return_mean"] for r in g if r["status"] == "done"]
+            if not done:
+                lines.append(f"| {env} | | {labels or 'true reward'} | {sel} | {teacher} | 0/{len(g)} | not run | |")
+                continue
+            mean, std = float(np.mean(done)), float(np.std(done))
+            ratio = mean / base_mean if labels is not None and base_mean == base_mean and base_mean != 0 else None
+            if ratio is not None:
+                ratios.setdefault(f"{labels}-{sel}-{teacher}", []).append(ratio)
+            lines.append(f"| {env} | {g[0]['timesteps']:,} | {labels or 'true reward (PPO)'} | {sel} | {teacher} | "
+                         f"{len(done)}/{len(g)} | {mean:.1f} +- {std:.1f} | "
+                         f"{'' if ratio is None else f'{ratio:.2f}'} |")
+    if ratios:
+        lines += ["", "Mean ratio across tasks: " + ", ".join(
+            f"{k}: **{np.mean(v):.2f}** ({len(v)} tasks)" for k, v in sorted(ratios.items()))]
+    failed = [r for r in rows if r["status"] != "done"]
+    if failed:
+        lines += ["", "Cells not finished: " + ", ".join(f"{r['cell']} ({r['status']}: {r.get('error', '')})"
+                                                         for r in failed)]
+    for env in by_env:
+        png = plot_curves(out, env, by_env[env])
+        if png is not None:
+            lines += ["", f"![{env}]({png.name})"]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    return out / "report.md"
+
+
+def _curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ea = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0})
+    ea.Reload()
+    if "rollout/ep_rew_mean" not in ea.Tags()["scalars"]:
+        return None
+    ev = ea.Scalars("rollout/ep_rew_mean")
+    return np.array([e.step for e in ev]), np.array([e.value for e in ev])
+
+
+def plot_curves(out: Path, env: str, rows: list[dict[str, Any]]) -> Path | None:
+    """True return against steps, one line per label budget plus PPO, shaded across seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for r in rows:
+        if r["status"] != "done":
+            continue
+        curve = _curve(out / "cells" / r["cell"])
+        if curve is None:
+            continue
+        label = "PPO, true reward" if r["labels"] is None else f"{r['labels']} labels ({r['selection']}, {r['teacher']})"
+        groups.setdefault(label, []).append(curve)
+    if not groups:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for label, curves in sorted(groups.items()):
+        grid = np.linspace(0, min(c[0][-1] for c in curves), 100)
+        ys = np.stack([np.interp(grid, s, v) for s, v in curves])
+        ax.plot(grid, ys.mean(0), label=f"{label} (n={len(curves)})")
+        if len(curves) > 1:
+            ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.2)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("true episodic return (training, oracle reward)")
+    ax.set_title(env)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / f"curves_{env}.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path

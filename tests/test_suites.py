@@ -1,0 +1,48 @@
+"""Benchmark suites: the grid expands, resumes (finished cells skipped, failures reported), reports."""
+
+import pytest
+
+from agents.config import TrainConfig
+from agents.suites import SUITES, Cell, collect_rows, run_suite, suite_cells, write_report
+
+BASE = TrainConfig(eval_episodes=1, pretrain_epochs=2, fit_every=512, media_every=0, checkpoint_every=None)
+
+
+def test_suites_expand_to_the_papers_grid():
+    cells = suite_cells("paper-mujoco", seeds=5, env=None, timesteps=None)
+    assert len(cells) == 8 * 5 * (3 + 1)  # 8 tasks x 5 seeds x (350/700/1400 labels + true-reward PPO)
+    assert len({c.name for c in cells}) == len(cells)
+    teachers = suite_cells("teachers", seeds=1, env="Walker2d", timesteps=5000)
+    assert {c.teacher for c in teachers} == {"oracle", "stoch", "mistake", "skip", "equal", "myopic"}
+    assert {c.env for c in teachers} == {"Walker2d"} and {c.timesteps for c in teachers} == {5000}
+    assert "mujoco-quick" in SUITES
+    with pytest.raises(ValueError, match="needs the Atari tasks"):
+        suite_cells("paper-atari", 1, None, None)
+    with pytest.raises(ValueError, match="unknown suite"):
+        suite_cells("everything", 1, None, None)
+
+
+def test_grid_runs_resumes_and_reports(tmp_path, capsys):
+    cells = [Cell("Reacher", None, 0, 1024), Cell("Reacher", 20, 0, 1024), Cell("Nope", None, 0, 1024)]
+    rows = run_suite(cells, BASE, tmp_path, workers=1)
+    status = {r["cell"]: r["status"] for r in rows}
+    assert status == {"Reacher__true__s0": "done", "Reacher__pref20-random-oracle__s0": "done",
+                      "Nope__true__s0": "failed"}
+    assert "unknown task 'Nope'" in next(r["error"] for r in rows if r["status"] == "failed")
+    finished = tmp_path / "cells" / "Reacher__true__s0" / "result.json"
+    stamp = finished.stat().st_mtime_ns
+    capsys.readouterr()
+    run_suite(cells, BASE, tmp_path, workers=1)  # an interrupted bench started again
+    assert "2 finished before, 1 to run" in capsys.readouterr().out
+    assert finished.stat().st_mtime_ns == stamp  # a finished cell is never re-run
+
+    report = write_report(tmp_path)
+    first = (report.read_text(), (tmp_path / "results.csv").read_text())
+    write_report(tmp_path)
+    assert (report.read_text(), (tmp_path / "results.csv").read_text()) == first  # rebuilt identically
+    text = first[0]
+    assert "| Reacher | 1,024 | 20 | random | oracle | 1/1 |" in text and "Nope__true__s0 (failed" in text
+    png = tmp_path / "curves_Reacher.png"
+    assert png.exists() and png.stat().st_size > 5000
+    rows = collect_rows(tmp_path)
+    assert len(rows) == 3 and sum(r["status"] == "done" for r in rows) == 2
