@@ -76,7 +76,8 @@ class PreferenceCallback(BaseCallback):
         if self.loop is not None:
             self.loop.step(self.num_timesteps)
             if self.max_behind is not None:
-                self.loop.wait_for_labels(self.num_timesteps, self.max_behind, on_wait=self._show_wait)
+                stop = self.stop_flag.is_set if self.stop_flag is not None else None
+                self.loop.wait_for_labels(self.num_timesteps, self.max_behind, on_wait=self._show_wait, stop=stop)
             for key, value in self.loop.metrics.items():
                 if value is not None and np.isfinite(value):
                     record(key, value)
@@ -132,7 +133,7 @@ class PreferenceCallback(BaseCallback):
     def finish(self) -> None:
         """Spend the rest of the label budget and refit once more with every label."""
         if self.loop is not None:
-            self.loop.step(self.loop.schedule.total_steps, force_fit=True)
+            self.loop.finish(self.loop.schedule.total_steps)
         if self.media is not None:
             self.media.maybe_log(self.num_timesteps, self.model, self.model.get_vec_normalize_env(), force=True)
             self.media.close()

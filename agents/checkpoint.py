@@ -38,12 +38,21 @@ def save_checkpoint(run_dir: Path, model: PPO, norm: VecNormalize | None, state:
     for f in tmp.iterdir():  # make the bytes durable before the renames publish them
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
+    if final.exists():  # keep the previous checkpoint as `old` until the new one is published
+        shutil.rmtree(old, ignore_errors=True)
         final.rename(old)
     tmp.rename(final)
+    _fsync_dir(run_dir)
     shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def checkpoint_dir(run_dir: Path) -> Path | None:
@@ -62,7 +71,6 @@ def load_state(ckpt: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: corrupt checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(state, dict) or "num_timesteps" not in state:
         raise CheckpointError(f"{path}: not a prefrl checkpoint")
-    torch.set_rng_state(state["torch_rng"])
     return state
 
 

@@ -205,6 +205,7 @@ def resume(run_dir: Path, overrides: dict[str, Any] | None = None) -> Run:
         parts.ppo_env = load_normalization(ckpt, parts.wrapper)
     model = load_model(ckpt, parts.ppo_env, str(parts.device))
     model.num_timesteps = steps
+    torch.set_rng_state(state["torch_rng"])  # after PPO.load, which reseeds torch
     logger = configure(str(run_dir / "tb"), ["tensorboard"])
     exp = run_dir.name.split("__")[1] if run_dir.name.count("__") >= 3 else run_dir.name
     print(f"resuming {run_dir} at step {steps:,}", file=sys.stderr)
@@ -250,7 +251,7 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
         callback.stop_flag = stop
         model.learn(total_timesteps=cfg.timesteps - start_steps, callback=callback, reset_num_timesteps=False)
     learn_seconds = previous_seconds + time.perf_counter() - t_learn
-    if stop.is_set():  # Ctrl-C / SIGTERM: keep what was trained, never a partial rollout
+    if stop.is_set() and model.num_timesteps < cfg.timesteps:  # Ctrl-C / SIGTERM: keep what was trained, never a partial rollout
         checkpoint(callback.rollout_start_steps, learn_seconds)
         bar.close()
         logger.close()

@@ -73,8 +73,8 @@ class PreferenceLoop:
         self.metrics: dict[str, float] = {}
         self.fitted = False
         self._fit_thread: threading.Thread | None = None
-        self.source_counts: dict[str, int] = {}
-        self._agreement: list[float] = []
+        self._answers: dict[int, tuple[str, float]] = {}  # query -> (source, value), current answers
+        self._truth: dict[int, float] = {}  # query -> the perfect oracle's label, for agreement only
         self._fresh: deque[float] = deque(maxlen=100)
         self.heldout: tuple[np.ndarray, np.ndarray] | None = None  # (predicted, true) clip returns
         self._fit_error: BaseException | None = None
@@ -134,8 +134,8 @@ class PreferenceLoop:
         n = 0
         for q in todo:
             value = self.oracle.label(self.clip(q.clip_a), self.clip(q.clip_b))
-            self.store.answer(q.id, value, source="oracle", labeler=self.oracle.name)
-            n += 1
+            # Never take a pair a person holds or has just answered: skip it on any conflict.
+            n += self.store.answer_if_free(q.id, value, source="oracle", labeler=self.oracle.name)
         return n
 
     def ingest(self) -> int:
@@ -153,16 +153,19 @@ class PreferenceLoop:
                 index = self.trainer.add(self.ens.inputs(a.obs, a.acts), self.ens.inputs(b.obs, b.acts), label.value)
                 self._ingested[qid] = (index, label.id)
                 self._pair_of[qid] = (label.clip_a, label.clip_b)
-                self._count_source(label.source, label.value, a, b)
+                self._truth[qid] = self.truth.label(a, b)
+                self._count_source(qid, label.source, label.value)
                 n += 1
             elif seen[1] != label.id:
                 self.trainer.set_label(seen[0], label.value)
                 self._ingested[qid] = (seen[0], label.id)
+                self._count_source(qid, label.source, label.value)
                 n += 1
         for qid, (index, label_id) in self._ingested.items():
             if qid not in current and label_id is not None:
                 self.trainer.set_label(index, None)
                 self._ingested[qid] = (index, None)
+                self._answers.pop(qid, None)
                 n += 1
         return n
 
@@ -180,19 +183,30 @@ class PreferenceLoop:
         d = float(self.reward(a.obs, a.acts).sum() - self.reward(b.obs, b.acts).sum())
         return float(1.0 / (1.0 + np.exp(-np.clip(d, -50, 50))))
 
-    def _count_source(self, source: str, value: float, a: Clip, b: Clip) -> None:
-        self.source_counts[source] = self.source_counts.get(source, 0) + 1
-        if source == "human":
-            self._agreement.append(float(self.truth.label(a, b) == value))
+    def _count_source(self, qid: int, source: str, value: float) -> None:
+        self._answers[qid] = (source, value)
+
+    @property
+    def source_counts(self) -> dict[str, int]:
+        """Current answers per source (undone and replaced answers no longer count)."""
+        out: dict[str, int] = {}
+        for source, _ in self._answers.values():
+            out[source] = out.get(source, 0) + 1
+        return out
 
     def human_oracle_agreement(self) -> float:
-        """Fraction of human answers that the oracle would have given (NaN before any)."""
-        return float(np.mean(self._agreement)) if self._agreement else float("nan")
+        """Fraction of current human answers that the perfect oracle would have given (NaN before any)."""
+        agree = [float(self._truth[q] == v) for q, (src, v) in self._answers.items() if src == "human"]
+        return float(np.mean(agree)) if agree else float("nan")
 
     def wait_for_labels(self, env_steps: int, max_behind: int, poll: float = 1.0,
-                        on_wait: Callable[[int], None] | None = None) -> None:
-        """Block while the answered labels trail the schedule's target by more than ``max_behind``."""
-        while True:
+                        on_wait: Callable[[int], None] | None = None,
+                        stop: Callable[[], bool] | None = None) -> None:
+        """Block while the answered labels trail the schedule's target by more than ``max_behind``
+        (asking again for dropped pairs), until ``stop()`` says to give up."""
+        clips = self.recorder.recent(self.cfg.candidate_clips)
+        while stop is None or not stop():
+            self.request(self.schedule.target(env_steps) - self.asked(), clips, env_steps)
             self.answer_with_oracle()
             self._unfitted += self.ingest()
             behind = self.schedule.target(env_steps) - self.store.counts()["answered"]
@@ -293,6 +307,16 @@ class PreferenceLoop:
             self._update_metrics(env_steps, clips)
         return True
 
+    def finish(self, env_steps: int, rounds: int = 50) -> None:
+        """End of training: ask again for pairs the labeler dropped until the budget is answered
+        (or nothing more gets answered), then fit once more on every label."""
+        clips = self.recorder.recent(self.cfg.candidate_clips)
+        for _ in range(rounds):
+            self.request(self.schedule.target(env_steps) - self.asked(), clips, env_steps)
+            if self.answer_with_oracle() == 0:
+                break
+        self.step(env_steps, force_fit=True)
+
     # -- metrics -------------------------------------------------------------------------
     def _update_label_metrics(self, env_steps: int) -> None:
         c = self.store.counts()
@@ -301,8 +325,9 @@ class PreferenceLoop:
             "labels/target": self.schedule.target(env_steps), "labels/budget": self.schedule.budget,
             **{f"labels/from_{src}": n for src, n in self.source_counts.items()},
         })
-        if self._agreement:
-            self.metrics["labels/human_oracle_agreement"] = self.human_oracle_agreement()
+        agreement = self.human_oracle_agreement()
+        if agreement == agreement:
+            self.metrics["labels/human_oracle_agreement"] = agreement
         if self._fresh:
             self.metrics["reward/fresh_acc"] = float(np.mean(self._fresh))
         self.store.set_meta("env_step", str(env_steps))
@@ -343,8 +368,9 @@ class PreferenceLoop:
             "opts": [o.state_dict() for o in t.opts], "trainer_rng": t.rng.bit_generator.state,
             "fit_rng": t.fit_rng.bit_generator.state, "ensemble": self.ens.state_dict(),
             "rng": self.rng.bit_generator.state, "last_fit_step": self.last_fit_step,
-            "fit_seconds": self.fit_seconds, "source_counts": dict(self.source_counts),
-            "agreement": list(self._agreement), "fitted": self.fitted, "unfitted": self._unfitted,
+            "fit_seconds": self.fit_seconds,
+            "answers": dict(self._answers), "truth": dict(self._truth), "fitted": self.fitted,
+            "unfitted": self._unfitted, "teacher": _teacher_state(self.oracle),
         }
 
     def restore(self, state: dict) -> None:
@@ -366,7 +392,10 @@ class PreferenceLoop:
         t.fit_rng.bit_generator.state = state["fit_rng"]
         self.rng.bit_generator.state = state["rng"]
         self.last_fit_step, self.fit_seconds = state["last_fit_step"], state["fit_seconds"]
-        self.source_counts, self._agreement = dict(state["source_counts"]), list(state["agreement"])
+        self._answers, self._truth = dict(state["answers"]), dict(state["truth"])
+        if state.get("teacher") is not None and self.oracle is not None:
+            self.oracle.rng.bit_generator.state = state["teacher"]["rng"]
+            self.oracle.max_abs_return = state["teacher"]["max_abs_return"]
         self.fitted, self._unfitted = state["fitted"], state["unfitted"]
         t.stats = t.evaluate() if len(t) else t.stats
 
@@ -375,3 +404,9 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation (ties broken by order)."""
     ra, rb = np.argsort(np.argsort(a)).astype(float), np.argsort(np.argsort(b)).astype(float)
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _teacher_state(teacher) -> dict | None:
+    if teacher is None or not hasattr(teacher, "rng"):
+        return None
+    return {"rng": teacher.rng.bit_generator.state, "max_abs_return": teacher.max_abs_return}

@@ -59,11 +59,12 @@ class RewardEnsemble(nn.Module):
                  target_std: float = 1.0, init_l2: float = 1e-2, device: str | torch.device = "cpu",
                  seed: int = 0):
         super().__init__()
-        torch.manual_seed(seed)
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.in_dim = obs_dim + act_dim
         self.target_std = target_std
-        self.members = nn.ModuleList(RewardMLP(self.in_dim, hidden) for _ in range(n_members))
+        with torch.random.fork_rng():  # seeded initialization that leaves the global generator alone
+            torch.manual_seed(seed)
+            self.members = nn.ModuleList(RewardMLP(self.in_dim, hidden) for _ in range(n_members))
         self.register_buffer("l2_coef", torch.full((n_members,), float(init_l2)))
         self.register_buffer("member_mean", torch.zeros(n_members))
         self.register_buffer("member_std", torch.ones(n_members))

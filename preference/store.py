@@ -169,13 +169,15 @@ class PreferenceStore:
             sql += f" LIMIT {int(limit)}"
         return [Query(*row) for row in self._db.execute(sql, args)]
 
-    def claim(self, labeler: str, lease_seconds: float = 120.0, skip: Sequence[int] = (),
+    def claim(self, holder: str, lease_seconds: float = 120.0, skip: Sequence[int] = (),
               query_id: int | None = None) -> Query | None:
         """Atomically take the oldest pending query nobody holds (or whose lease ran out).
 
-        Two windows never get the same query; a window that dies loses its claim when the
-        lease expires and the query goes back to the pool. ``query_id`` asks for one query
-        (e.g. an undone one). Returns None when nothing is free.
+        ``holder`` identifies one window (not the person: a person may run two windows). Two
+        holders never get the same query; a window that dies loses its claim when the lease
+        expires and the query goes back to the pool. Claiming a query one already holds renews
+        the lease. ``query_id`` asks for one query (e.g. an undone one). Returns None when
+        nothing is free.
         """
         now = time.time()
         marks = ",".join("?" * len(skip))
@@ -186,18 +188,27 @@ class PreferenceStore:
             row = db.execute(
                 "SELECT id, clip_a, clip_b, status, env_step, selection FROM queries WHERE status = 'pending' "
                 f"AND (lease_until IS NULL OR lease_until < ? OR claimed_by = ?){extra} ORDER BY id LIMIT 1",
-                (now, labeler, *skip)).fetchone()
+                (now, holder, *skip)).fetchone()
             if row is None:
                 return None
             db.execute("UPDATE queries SET claimed_by = ?, lease_until = ? WHERE id = ?",
-                       (labeler, now + lease_seconds, row[0]))
+                       (holder, now + lease_seconds, row[0]))
         return Query(*row)
 
-    def release(self, query_id: int, labeler: str) -> None:
+    def renew(self, query_ids: Sequence[int], holder: str, lease_seconds: float) -> None:
+        """Extend ``holder``'s leases on ``query_ids`` (a slow person keeps the pairs on screen)."""
+        if not query_ids:
+            return
+        marks = ",".join("?" * len(query_ids))
+        with self._tx() as db:
+            db.execute(f"UPDATE queries SET lease_until = ? WHERE id IN ({marks}) AND claimed_by = ? "
+                       "AND status = 'pending'", (time.time() + lease_seconds, *query_ids, holder))
+
+    def release(self, query_id: int, holder: str) -> None:
         """Give a claimed, unanswered query back to the pool."""
         with self._tx() as db:
             db.execute("UPDATE queries SET claimed_by = NULL, lease_until = NULL "
-                       "WHERE id = ? AND claimed_by = ? AND status = 'pending'", (query_id, labeler))
+                       "WHERE id = ? AND claimed_by = ? AND status = 'pending'", (query_id, holder))
 
     def answered_since(self, since: float, labeler: str | None = None) -> int:
         """Answers given after time ``since`` (by ``labeler`` if given)."""
@@ -218,8 +229,9 @@ class PreferenceStore:
             db.execute("UPDATE queries SET status = 'dropped', note = ? WHERE id = ? AND status = 'pending'",
                        (reason, query_id))
 
-    def undo(self, query_id: int, labeler: str) -> bool:
-        """Take back ``labeler``'s answer to ``query_id``; the query is pending again. False if not theirs."""
+    def undo(self, query_id: int, labeler: str, holder: str | None = None, lease_seconds: float = 120.0) -> bool:
+        """Take back ``labeler``'s answer to ``query_id``; the query is pending again (claimed by
+        ``holder`` in the same transaction, so nobody else takes it first). False if not theirs."""
         with self._tx() as db:
             row = db.execute("SELECT labeler FROM labels WHERE query_id = ?", (query_id,)).fetchone()
             if row is None or row[0] != labeler:
@@ -229,8 +241,18 @@ class PreferenceStore:
                        "SELECT query_id, value, source, labeler, seconds, created, ? FROM labels WHERE query_id = ?",
                        (time.time(), query_id))
             db.execute("DELETE FROM labels WHERE query_id = ?", (query_id,))
-            db.execute("UPDATE queries SET status = 'pending', claimed_by = NULL, lease_until = NULL "
-                       "WHERE id = ?", (query_id,))
+            db.execute("UPDATE queries SET status = 'pending', claimed_by = ?, lease_until = ? WHERE id = ?",
+                       (holder, None if holder is None else time.time() + lease_seconds, query_id))
+        return True
+
+    def answer_if_free(self, query_id: int, value: float | None, source: str, labeler: str) -> bool:
+        """Answer only if the query is still pending and no live lease holds it (the oracle in
+        human+oracle mode never takes a pair a person has on screen). True if recorded."""
+        with self._tx() as db:
+            row = db.execute("SELECT status, lease_until FROM queries WHERE id = ?", (query_id,)).fetchone()
+            if row is None or row[0] != "pending" or (row[1] is not None and row[1] >= time.time()):
+                return False
+            self._insert_answer(db, query_id, value, source, labeler, None)
         return True
 
     def answer(self, query_id: int, value: float | None, source: str, labeler: str,
@@ -244,11 +266,17 @@ class PreferenceStore:
                 raise StoreError(f"query {query_id} does not exist")
             if row[0] != "pending":
                 raise StoreError(f"query {query_id} is already {row[0]}")
-            db.execute(
-                "INSERT INTO labels (query_id, value, source, labeler, seconds, created) VALUES (?, ?, ?, ?, ?, ?)",
-                (query_id, value, source, labeler, seconds, time.time()))
-            db.execute("UPDATE queries SET status = ? WHERE id = ?",
-                       ("dropped" if value is None else "answered", query_id))
+            self._insert_answer(db, query_id, value, source, labeler, seconds)
+
+    @staticmethod
+    def _insert_answer(db: sqlite3.Connection, query_id: int, value: float | None, source: str, labeler: str,
+                       seconds: float | None) -> None:
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise StoreError(f"label value must be in [0, 1], got {value}")
+        db.execute("INSERT INTO labels (query_id, value, source, labeler, seconds, created) VALUES (?, ?, ?, ?, ?, ?)",
+                   (query_id, value, source, labeler, seconds, time.time()))
+        db.execute("UPDATE queries SET status = ?, claimed_by = NULL, lease_until = NULL WHERE id = ?",
+                   ("dropped" if value is None else "answered", query_id))
 
     def labels(self, include_dropped: bool = False) -> list[Label]:
         """Every answer, oldest first."""

@@ -99,3 +99,20 @@ def test_wait_for_labels_blocks_until_a_person_catches_up(tmp_path):
     t0 = time.time()
     loop.wait_for_labels(0, max_behind=2, poll=0.05)  # target 5, so 3 answers are needed
     assert time.time() - t0 >= 0.4 and store.counts()["answered"] == 3
+
+
+def test_dropped_pairs_are_asked_again_while_waiting_and_at_the_end(tmp_path):
+    loop, store, rec = make_loop(tmp_path, labeler="human")
+    loop.pretrain(list(rec.clips))
+    for q in store.pending():
+        store.answer(q.id, None, "human", "carol")  # can't tell: every pair dropped
+    stop_after = iter([False, False, True])
+    loop.wait_for_labels(0, max_behind=0, poll=0.01, stop=lambda: next(stop_after))
+    assert store.counts()["pending"] == 5  # asked again instead of waiting forever
+
+    loop2, store2, rec2 = make_loop(tmp_path / "skip", labeler="oracle")
+    from preference.teachers import SimulatedTeacher, TeacherConfig
+    loop2.oracle = SimulatedTeacher(TeacherConfig(eps_skip=0.3), np.random.default_rng(0))
+    loop2.pretrain(list(rec2.clips))
+    loop2.finish(1000)
+    assert store2.counts()["answered"] == 20 and store2.counts()["dropped"] > 0

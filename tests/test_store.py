@@ -92,3 +92,19 @@ def test_missing_or_corrupt_files_give_a_clear_error(tmp_path):
     (bad / "store.sqlite").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="not a valid preference store"):
         PreferenceStore(bad)
+
+
+def test_undo_reclaims_for_the_same_window_and_the_oracle_never_takes_held_pairs(tmp_path):
+    store = PreferenceStore(tmp_path)
+    a, b = store.add_clip(make_clip(1)), store.add_clip(make_clip(2))
+    q1, q2 = store.add_query(a, b, 0, "random"), store.add_query(b, a, 0, "random")
+    assert store.claim("alice:1", 30).id == q1
+    store.answer(q1, 1.0, "human", "alice")
+    assert store.undo(q1, "alice", holder="alice:1", lease_seconds=30)
+    assert store.claim("bob:2", 30).id == q2  # the undone pair stays with alice's window
+    assert store.claim("bob:2", 30, skip=[q2]) is None
+    assert not store.answer_if_free(q1, 0.0, "oracle", "oracle")  # held by a person
+    assert store.claim("alice:1", 30, query_id=q1).id == q1  # her window gets it back
+    store.renew([q1], "alice:1", 0.0)  # the lease runs out: now the oracle may answer
+    assert store.answer_if_free(q1, 0.0, "oracle", "oracle")
+    assert not store.answer_if_free(q1, 1.0, "oracle", "oracle")  # never twice

@@ -13,6 +13,7 @@ import os
 import queue
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -59,9 +60,10 @@ class Session:
 class Prefetcher(threading.Thread):
     """Claims queries and renders their frames ahead of the window, in its own thread and connection."""
 
-    def __init__(self, store_root: Path, labeler: str, frames_for: FramesFor, lease: float, ahead: int = 2):
+    def __init__(self, store_root: Path, holder: str, frames_for: FramesFor, lease: float, ahead: int = 2):
         super().__init__(name="prefetch", daemon=True)
-        self.store_root, self.labeler, self.frames_for, self.lease = store_root, labeler, frames_for, lease
+        self.store_root, self.holder, self.frames_for, self.lease = store_root, holder, frames_for, lease
+        self.failed: queue.Queue[int] = queue.Queue()  # wanted queries that could not be claimed
         self.ready: queue.Queue[Prepared] = queue.Queue(maxsize=ahead)
         self.errors: queue.Queue[str] = queue.Queue()
         self.wanted: queue.Queue[int] = queue.Queue()  # specific queries to show next (undo)
@@ -85,6 +87,7 @@ class Prefetcher(threading.Thread):
                 except (StoreError, OSError, ValueError, KeyError) as exc:
                     store.mark_broken(q.id, str(exc))
                     self.held.discard(q.id)
+                    self.failed.put(q.id)
                     self.errors.put(f"skipped query {q.id}: {exc}")
                     continue
                 while not self.stop_event.is_set():
@@ -95,15 +98,17 @@ class Prefetcher(threading.Thread):
                         continue
         finally:
             for qid in list(self.held):
-                store.release(qid, self.labeler)
+                store.release(qid, self.holder)
             store.close()
 
     def _next(self, store: PreferenceStore) -> Query | None:
         try:
             qid = self.wanted.get_nowait()
-            q = store.claim(self.labeler, self.lease, query_id=qid)
+            q = store.claim(self.holder, self.lease, query_id=qid)
+            if q is None:
+                self.failed.put(qid)
         except queue.Empty:
-            q = store.claim(self.labeler, self.lease, skip=sorted(self.held))
+            q = store.claim(self.holder, self.lease, skip=sorted(self.held))
         if q is not None:
             self.held.add(q.id)
         return q
@@ -132,7 +137,10 @@ class LabelWindow:
         self.backlog: list[Prepared] = []
         self.await_id: int | None = None
         self._status_cache = (0.0, "")
-        self.prefetch = Prefetcher(self.store_root, labeler, frames_for, lease)
+        self._renewed = 0.0
+        # One claim key per window: the same person may run two windows without sharing claims.
+        self.holder = f"{labeler}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.prefetch = Prefetcher(self.store_root, self.holder, frames_for, lease)
         pygame.init()
         pygame.display.set_caption(title)
         self.font = pygame.font.Font(None, 24)
@@ -165,6 +173,8 @@ class LabelWindow:
         self._collect_errors()
         if self.current is None:
             self._load_next()
+        if time.time() - self._renewed > self.lease / 4:
+            self._renew_leases()
         self._draw()
         self.pg.display.flip()
         self.clock.tick(self.fps * self.speed)
@@ -175,11 +185,11 @@ class LabelWindow:
         self.prefetch.stop_event.set()
         self.prefetch.join(timeout=10)
         if self.current is not None:
-            self.store.release(self.current.query.id, self.labeler)
+            self.store.release(self.current.query.id, self.holder)
         for item in self.backlog:
-            self.store.release(item.query.id, self.labeler)
+            self.store.release(item.query.id, self.holder)
         while not self.prefetch.ready.empty():
-            self.store.release(self.prefetch.ready.get_nowait().query.id, self.labeler)
+            self.store.release(self.prefetch.ready.get_nowait().query.id, self.holder)
         self.store.close()
         self.pg.quit()
 
@@ -201,7 +211,19 @@ class LabelWindow:
         self.shown_at = time.time()
         self.frame_i = 0
 
+    def _renew_leases(self) -> None:
+        """Keep the pairs on screen and set aside ours while the person takes their time."""
+        mine = {p.query.id for p in self.backlog} | set(self.prefetch.held.copy())
+        if self.current is not None:
+            mine.add(self.current.query.id)
+        mine = sorted(mine)
+        self.store.renew(mine, self.holder, self.lease)
+        self._renewed = time.time()
+
     def _collect_errors(self) -> None:
+        while not self.prefetch.failed.empty():
+            if self.prefetch.failed.get_nowait() == self.await_id:
+                self.await_id = None  # the undone pair can't be shown again; go on with the rest
         while not self.prefetch.errors.empty():
             self.message = self.prefetch.errors.get_nowait()
             self.session.messages.append(self.message)
@@ -265,7 +287,7 @@ class LabelWindow:
             self.message = "nothing to undo"
             return
         qid = self.session.answered.pop()
-        if not self.store.undo(qid, self.labeler):
+        if not self.store.undo(qid, self.labeler, holder=self.holder, lease_seconds=self.lease):
             self.message = f"query {qid} can no longer be undone"
             return
         if self.current is not None:  # show the undone pair next, then the current one again
