@@ -131,9 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", default=None,
                        help="use this run folder instead of a new runs/<env>__<exp>__<seed>__<time>")
     train.add_argument("--force", action="store_true", help="with --run-dir: replace an existing run folder")
-    bench = sub.add_parser("bench", help="learned-reward PPO against true-reward PPO, same harness",
-                           description="Run learned-reward and true-reward PPO on one task for each seed and "
-                                       "write a comparison (final true return, ratio, throughput).")
+    bench = sub.add_parser("bench", help="benchmarks: learned-reward against true-reward PPO, one task or a suite",
+                           description="Without --suite: learned-reward and true-reward PPO on --env for each "
+                                       "seed, compared (final true return, ratio, throughput). With --suite: a "
+                                       "resumable grid of cells run by a process pool, with results.csv, "
+                                       "report.md and learning curves under <runs-dir>/bench/<name>/.")
     _add_train_flags(bench)
     bench.add_argument("--suite", default=None,
                        help="a suite: mujoco-quick (about an hour on 2 cores), paper-mujoco, selection, teachers; "
