@@ -87,7 +87,7 @@ _PPO: dict[str, dict[str, Any]] = {
         vf_coef=0.19816,
     ),
     "InvertedDoublePendulum": dict(
-        n_envs=1, n_steps=128, batch_size=512, gamma=0.98, learning_rate=0.000155454,
+        n_envs=1, n_steps=128, batch_size=128, gamma=0.98, learning_rate=0.000155454,  # rl-zoo: 512 (> n_steps)
         ent_coef=1.05057e-06, clip_range=0.4, n_epochs=10, gae_lambda=0.8, max_grad_norm=0.5,
         vf_coef=0.695929,
     ),
