@@ -59,6 +59,8 @@ class TrainConfig:
     """Minimum passes over the comparisons per refit (at least 1 label per 10 env steps)."""
     pretrain_epochs: int = 200
     """Passes over the initial comparisons before RL starts."""
+    normalize_on: str = "labeled"
+    """r̂ is normalized after each fit on `labeled` clips (stable) or the `recent` policy clips."""
     async_fit: bool = True
     """Refit the reward model in a background thread while PPO goes on (CPU device only)."""
     unhealthy_penalty: float = 1.0
@@ -94,6 +96,8 @@ class TrainConfig:
         if self.labeler not in LABELERS:
             raise ValueError(f"--labeler must be one of {', '.join(LABELERS)}, got {self.labeler!r}")
         from preference.teachers import PRESETS
+        if self.normalize_on not in ("labeled", "recent"):
+            raise ValueError(f"--normalize-on must be labeled or recent, got {self.normalize_on!r}")
         if self.teacher not in PRESETS:
             raise ValueError(f"--teacher must be one of {', '.join(PRESETS)}, got {self.teacher!r}")
         if self.labels is not None and self.labels < 2:

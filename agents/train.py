@@ -132,7 +132,7 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
             LoopConfig(selection=cfg.selection, fit_every=cfg.fit_every, fit_epochs=cfg.fit_epochs,
                        pretrain_epochs=cfg.pretrain_epochs, candidate_clips=cfg.candidate_clips,
                        async_fit=cfg.async_fit and device.type == "cpu", labeler=cfg.labeler,
-                       oracle_after=cfg.oracle_after),
+                       oracle_after=cfg.oracle_after, normalize_on=cfg.normalize_on),
             np.random.default_rng(cfg.seed), SimulatedTeacher(cfg.teacher, np.random.default_rng(cfg.seed + 3)))
     wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder)
     ppo_env = VecNormalize(wrapper, gamma=ppo_kwargs.get("gamma", 0.99)) if spec.normalize else wrapper

@@ -43,6 +43,8 @@ class LoopConfig:
     store (the oracle only shadows, to log agreement); `human+oracle`: the person answers, and
     the oracle takes queries nobody answered within ``oracle_after`` seconds."""
     oracle_after: float = 60.0
+    normalize_on: str = "labeled"
+    """Which steps r̂ is normalized on after each fit: `labeled` clips or `recent` clips."""
     async_fit: bool = False
     """Fit in a background thread (the paper's asynchronous design) while RL goes on with the
     previous r̂; the new r̂ is swapped in atomically when the fit ends."""
@@ -218,10 +220,22 @@ class PreferenceLoop:
 
     # -- fitting -------------------------------------------------------------------------
     def _norm_inputs(self, clips: list[Clip]) -> np.ndarray | None:
-        """Inputs [N, in_dim] of recent clips, on which r̂ is normalized."""
+        """Inputs [N, in_dim] on which r̂ is normalized (mean 0, set std).
+
+        ``labeled`` (default): every labeled clip (up to 300, evenly spaced), a distribution that
+        changes slowly, so r̂'s offset and scale don't jump at each refit; ``recent``: the 50
+        most recent clips (the policy's current behaviour has mean r̂ 0 after every fit).
+        """
+        if self.cfg.normalize_on == "labeled":
+            ids = sorted({c for pair in self._pair_of.values() for c in pair})
+            if ids:
+                picks = np.linspace(0, len(ids) - 1, min(300, len(ids))).round().astype(int)
+                clips = [self._clips[ids[i]] for i in sorted(set(picks)) if ids[i] in self._clips]
+        else:
+            clips = clips[-50:]
         if not clips:
             return None
-        return np.concatenate([self.ens.inputs(c.obs, c.acts) for c in clips[-50:]])
+        return np.concatenate([self.ens.inputs(c.obs, c.acts) for c in clips])
 
     def fit(self, n_samples: int, norm_clips: list[Clip]) -> FitStats:
         """Fit synchronously, then renormalize r̂ on ``norm_clips``."""
