@@ -89,6 +89,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--normalize-on", choices=("labeled", "recent"), default=d.normalize_on,
                    help="normalize r̂ after each fit on all labeled clips (stable) or the 50 most recent "
                         "clips; default %(default)s")
+    p.add_argument("--unhealthy-penalty", type=float, default=d.unhealthy_penalty,
+                   help="true-reward penalty per step where gymnasium would end the episode; default %(default)s")
     p.add_argument("--sync-fit", action="store_true",
                    help="fit the reward model between rollouts instead of in a background thread "
                         "(slower; exactly reproducible)")
@@ -115,7 +117,7 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         max_behind=args.max_behind, window=args.window, device=args.device, n_envs=args.n_envs,
         ensemble_size=args.ensemble_size, clip_seconds=args.clip_seconds,
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
-        pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
+        pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, unhealthy_penalty=args.unhealthy_penalty, async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
         progress=not args.quiet, checkpoint_every=args.checkpoint_every,
         media_every=args.media_every)

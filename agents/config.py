@@ -63,7 +63,7 @@ class TrainConfig:
     """r̂ is normalized after each fit on `labeled` clips (stable) or the `recent` policy clips."""
     async_fit: bool = True
     """Refit the reward model in a background thread while PPO goes on (CPU device only)."""
-    unhealthy_penalty: float = 1.0
+    unhealthy_penalty: float = 5.0
     """True-reward penalty per step in a state where the gymnasium task would terminate."""
     candidate_clips: int = 200
     """Queries are drawn from this many most recent clips."""
@@ -96,6 +96,8 @@ class TrainConfig:
         if self.labeler not in LABELERS:
             raise ValueError(f"--labeler must be one of {', '.join(LABELERS)}, got {self.labeler!r}")
         from preference.teachers import PRESETS
+        if self.unhealthy_penalty < 0:
+            raise ValueError(f"--unhealthy-penalty must be >= 0, got {self.unhealthy_penalty}")
         if self.normalize_on not in ("labeled", "recent"):
             raise ValueError(f"--normalize-on must be labeled or recent, got {self.normalize_on!r}")
         if self.teacher not in PRESETS:

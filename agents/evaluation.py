@@ -11,7 +11,7 @@ import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
-from envs.mujoco import make_mujoco_env, make_standard_env
+from envs.mujoco import DEFAULT_PENALTY, make_mujoco_env, make_standard_env
 from envs.registry import TaskSpec
 
 
@@ -28,7 +28,7 @@ def _episode_return(env, model: PPO, norm: VecNormalize | None, seed: int, key: 
 
 
 def evaluate(model: PPO, norm: VecNormalize | None, spec: TaskSpec, episodes: int, seed: int,
-             penalty: float = 1.0) -> dict[str, Any]:
+             penalty: float = DEFAULT_PENALTY) -> dict[str, Any]:
     """Deterministic-policy returns over ``episodes`` episodes.
 
     ``true_return_*``: the unmodified gymnasium task's episodic return (early termination and

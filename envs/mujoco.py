@@ -14,6 +14,11 @@ import numpy as np
 
 from envs.registry import TaskSpec
 
+# Per step in a state where gymnasium would end the episode. Larger than any forward reward these
+# bodies reach, so that being unhealthy is worse than any healthy state (with a penalty of 1, a
+# Hopper leaning forward out of the healthy range scored more than one hopping upright; see RESULTS.md).
+DEFAULT_PENALTY = 5.0
+
 
 class NoScoreMujoco(gym.Wrapper):
     """Hide the reward and the termination signal of a MuJoCo task.
@@ -25,7 +30,7 @@ class NoScoreMujoco(gym.Wrapper):
         >>> env = NoScoreMujoco(gym.make("Hopper-v5", terminate_when_unhealthy=False), penalty=1.0)
     """
 
-    def __init__(self, env: gym.Env, unhealthy_penalty: float = 1.0, has_termination: bool = False):
+    def __init__(self, env: gym.Env, unhealthy_penalty: float = DEFAULT_PENALTY, has_termination: bool = False):
         super().__init__(env)
         if unhealthy_penalty < 0:
             raise ValueError("unhealthy_penalty must be >= 0")
@@ -58,7 +63,7 @@ class NoScoreMujoco(gym.Wrapper):
         return obs, 0.0, False, truncated, info
 
 
-def make_mujoco_env(spec: TaskSpec, unhealthy_penalty: float = 1.0,
+def make_mujoco_env(spec: TaskSpec, unhealthy_penalty: float = DEFAULT_PENALTY,
                     render_mode: str | None = None) -> gym.Env:
     """Build the agent-facing env for ``spec``: fixed-length episodes, reward 0, truth in info."""
     env = gym.make(spec.gym_id, max_episode_steps=spec.episode_steps, render_mode=render_mode,
