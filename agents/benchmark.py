@@ -51,7 +51,8 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     return s, "\n".join(lines)
 
 
-def run_bench(base: TrainConfig, seeds: int, workers: int, name: str | None, suite: str | None = None) -> Path:
+def run_bench(base: TrainConfig, seeds: int, workers: int, name: str | None, suite: str | None = None,
+              executor: str = "processes", address: str | None = None) -> Path:
     """Run a suite (or, without one, ``base.env`` at ``base.labels`` against true-reward PPO) and
     write its report; for a single task also summary.md with the return and throughput ratios."""
     from agents.suites import Cell, run_suite, suite_cells, write_report
@@ -69,7 +70,7 @@ def run_bench(base: TrainConfig, seeds: int, workers: int, name: str | None, sui
                                                       Cell(spec.name, labels, seed, steps, base.selection, base.teacher))]
         default_name = f"{spec.name}__{labels}__{time.strftime('%Y%m%d-%H%M%S')}"
     out = Path(base.runs_dir) / "bench" / (name or default_name)
-    rows = run_suite(cells, base, out, workers)
+    rows = run_suite(cells, base, out, workers, executor, address)
     write_report(out)
     done = [r for r in rows if r["status"] == "done"]
     envs = {r["env"] for r in done}

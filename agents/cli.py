@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1),
                        help="runs in parallel (processes); default %(default)s")
     bench.add_argument("--name", default=None, help="bench folder name under <runs-dir>/bench/")
+    bench.add_argument("--executor", choices=("processes", "ray"), default="processes",
+                       help="run cells in local processes, or as Ray tasks (pip install 'prefrl[ray]'); "
+                            "default %(default)s")
+    bench.add_argument("--address", default=None,
+                       help="with --executor ray: the cluster to join (default: start a local Ray instance)")
     demo = sub.add_parser("demo", help="a short synthetic-oracle run on the embedded default (about 3 minutes)",
                           description=f"Train on {DEMO['env']} from {DEMO['labels']} synthetic-oracle labels for "
                                       f"{DEMO['timesteps']:,} steps, then print where the results and "
@@ -248,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "bench":
             from agents.benchmark import run_bench
             seeds = args.seeds if args.seeds is not None else (None if args.suite else 1)
-            out = run_bench(cfg, seeds, args.workers, args.name, args.suite)
+            out = run_bench(cfg, seeds, args.workers, args.name, args.suite, args.executor, args.address)
             _print_bench(out)
         return 0
     except UsageError as exc:

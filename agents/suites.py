@@ -107,8 +107,10 @@ def _run_cell(cell: Cell, base: TrainConfig, folder: Path) -> dict[str, Any]:
         return {"cell": cell.name, **asdict(cell), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
 
-def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int) -> list[dict[str, Any]]:
-    """Run every unfinished cell with a pool of ``workers`` processes; finished cells are reused."""
+def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, executor: str = "processes",
+              address: str | None = None) -> list[dict[str, Any]]:
+    """Run every unfinished cell with a pool of ``workers`` processes (or on a Ray cluster);
+    finished cells are reused. With Ray, ``out`` must be on storage every node sees."""
     folder = out / "cells"
     folder.mkdir(parents=True, exist_ok=True)
     (out / "grid.json").write_text(json.dumps([asdict(c) for c in cells], indent=2) + "\n")
@@ -117,7 +119,9 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int) -> 
     rows += [_run_cell(c, base, folder) for c in cells if c not in todo]
     print(f"{len(cells)} cells: {len(cells) - len(todo)} finished before, {len(todo)} to run with {workers} workers",
           flush=True)
-    if workers == 1:
+    if executor == "ray":
+        rows += _run_on_ray(todo, base, folder, workers, address)
+    elif workers == 1:
         for c in todo:
             rows.append(_report_progress(_run_cell(c, base, folder)))
     else:
@@ -125,6 +129,26 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int) -> 
             futures = [pool.submit(_run_cell, c, base, folder) for c in todo]
             for f in as_completed(futures):
                 rows.append(_report_progress(f.result()))
+    return rows
+
+
+def _run_on_ray(cells: list[Cell], base: TrainConfig, folder: Path, workers: int,
+                address: str | None) -> list[dict[str, Any]]:
+    """One Ray task per cell (1 CPU each); a local Ray instance with ``workers`` CPUs without ``address``."""
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--executor ray needs Ray: pip install 'prefrl[ray]'") from None
+    if address:
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    else:
+        ray.init(num_cpus=workers, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(num_cpus=1)(_run_cell)
+    pending = [remote.remote(c, base, folder) for c in cells]
+    rows = []
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        rows.append(_report_progress(ray.get(ready[0])))
     return rows
 
 

@@ -46,3 +46,13 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     assert png.exists() and png.stat().st_size > 5000
     rows = collect_rows(tmp_path)
     assert len(rows) == 3 and sum(r["status"] == "done" for r in rows) == 2
+
+
+def test_the_ray_executor_runs_cells_on_a_local_ray_instance(tmp_path):
+    ray = pytest.importorskip("ray")
+    try:
+        rows = run_suite([Cell("Reacher", None, 0, 512)], BASE, tmp_path, workers=1, executor="ray")
+    finally:
+        ray.shutdown()
+    assert [r["status"] for r in rows] == ["done"]
+    assert (tmp_path / "cells" / "Reacher__true__s0" / "result.json").exists()
