@@ -179,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("run", help="the run folder")
     ev.add_argument("--episodes", type=_positive_int, default=10, help="evaluation episodes; default %(default)s")
     ev.add_argument("--seed", type=int, default=12345, help="evaluation seed; default %(default)s")
+    diag = sub.add_parser("diagnose", help="how well a run's r̂ tracks the true reward, step by step",
+                          description="Compare the run's reward model (final, else its last checkpoint) with the "
+                                      "true reward on the most recently labeled clips: per-step correlation, on "
+                                      "healthy steps, within clips, and mean r̂ on healthy vs unhealthy steps.")
+    diag.add_argument("run", help="the run folder")
+    diag.add_argument("--clips", type=_positive_int, default=300, help="labeled clips to use; default %(default)s")
     sub.add_parser("tasks", help="list the tasks and their settings")
     return parser
 
@@ -206,6 +212,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 session = open_window(Path(args.run), labeler=args.labeler, max_answers=args.max_answers)
                 print(f"answered {len(session.answered)} queries")
+            return 0
+        if args.command == "diagnose":
+            import json
+            from pathlib import Path
+
+            from agents.diagnose import diagnose
+            print(json.dumps(diagnose(Path(args.run), args.clips), indent=2))
             return 0
         if args.command == "demo":
             from agents.train import train

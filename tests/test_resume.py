@@ -126,3 +126,12 @@ def test_bad_resume_inputs(finished_run, tmp_path):
 def test_budget_the_schedule_cannot_ask_is_refused(tmp_path):
     expect_usage_error(prefrl("train", "--env", "Reacher", "--labels", "500", "--timesteps", "2000", cwd=tmp_path),
                        "more than the schedule can ask")
+
+
+def test_diagnose_reports_per_step_agreement(finished_run, tmp_path):
+    out = prefrl("diagnose", str(finished_run), "--clips", "20", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["model"] == "final" and report["clips"] == 20 and report["steps"] == 20 * 50
+    assert -1.0 <= report["corr_all"] <= 1.0 and report["r_hat_std"] > 0
+    expect_usage_error(prefrl("diagnose", str(tmp_path), cwd=tmp_path), "not a run folder")

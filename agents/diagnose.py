@@ -1,0 +1,70 @@
+"""`prefrl diagnose RUN`: how well r̂ tracks the true reward step by step on a run's labeled clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.config import load_run_config
+from preference.store import PreferenceStore
+
+
+def _ensemble(run_dir: Path, act_dim: int):
+    import torch
+
+    from agents.checkpoint import checkpoint_dir, load_state
+    from preference.reward_model import RewardEnsemble
+
+    if (run_dir / "reward_ensemble.pt").is_file():
+        return RewardEnsemble.load(run_dir / "reward_ensemble.pt"), "final"
+    ckpt = checkpoint_dir(run_dir)
+    if ckpt is None:
+        raise ValueError(f"{run_dir}: no reward model yet (no reward_ensemble.pt and no checkpoint)")
+    state = load_state(ckpt)
+    if state.get("loop") is None:
+        raise ValueError(f"{run_dir}: a true-reward run has no reward model")
+    weights = state["loop"]["ensemble"]
+    in_dim = weights["in_mean"].shape[0]
+    n_members = sum(1 for k in weights if k.endswith("net.0.weight"))
+    ens = RewardEnsemble(in_dim - act_dim, act_dim, n_members)
+    ens.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+    ens.refresh()
+    return ens, f"checkpoint at step {state['num_timesteps']:,}"
+
+
+def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = None) -> dict[str, Any]:
+    """Per-step agreement of r̂ with the true reward on the ``clips`` most recently labeled clips."""
+    cfg = load_run_config(run_dir)
+    from envs.mujoco import make_mujoco_env
+    from envs.registry import get_task
+
+    env = make_mujoco_env(get_task(cfg.env))
+    act_dim = int(np.prod(env.action_space.shape))
+    env.close()
+    ens, which = _ensemble(run_dir, act_dim)
+    store = PreferenceStore(run_dir / "store", create=False)
+    labels = store.labels()[-(clips // 2):]
+    chosen = [store.load_clip(i) for label in labels for i in (label.clip_a, label.clip_b)]
+    store.close()
+    if not chosen:
+        raise ValueError(f"{run_dir}: no labeled clips yet")
+    x = np.concatenate([ens.inputs(c.obs, c.acts) for c in chosen])
+    r = ens.predict(x[:, : ens.obs_dim], x[:, ens.obs_dim:])
+    true = np.concatenate([c.true_rewards for c in chosen])
+    threshold = -cfg.unhealthy_penalty / 2 if unhealthy_below is None else unhealthy_below
+    healthy = true > threshold
+    within = [np.corrcoef(ens.predict(c.obs, c.acts), c.true_rewards)[0, 1] for c in chosen
+              if np.std(c.true_rewards) > 1e-6]
+    out = {"model": which, "clips": len(chosen), "steps": int(len(r)),
+           "corr_all": float(np.corrcoef(r, true)[0, 1]),
+           "healthy_fraction": float(healthy.mean()),
+           "corr_healthy": float(np.corrcoef(r[healthy], true[healthy])[0, 1]) if healthy.sum() > 2 else None,
+           "r_hat_mean_healthy": float(r[healthy].mean()) if healthy.any() else None,
+           "r_hat_mean_unhealthy": float(r[~healthy].mean()) if (~healthy).any() else None,
+           "true_mean_healthy": float(true[healthy].mean()) if healthy.any() else None,
+           "true_mean_unhealthy": float(true[~healthy].mean()) if (~healthy).any() else None,
+           "r_hat_std": float(r.std()), "true_std": float(true.std()),
+           "median_within_clip_corr": float(np.median(within)) if within else None}
+    return out
