@@ -58,7 +58,7 @@ def run_bench(base: TrainConfig, seeds: int, workers: int, name: str | None, sui
     from agents.suites import Cell, run_suite, suite_cells, write_report
 
     if suite is not None:
-        cells = suite_cells(suite, seeds, base.env if base.env != TrainConfig().env or suite == "teachers" else None,
+        cells = suite_cells(suite, seeds, base.env if base.env != TrainConfig().env else None,
                             base.timesteps)
         default_name = f"{suite}__{time.strftime('%Y%m%d-%H%M%S')}"
     else:

@@ -37,19 +37,15 @@ def _ensemble(run_dir: Path, act_dim: int):
 def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = None) -> dict[str, Any]:
     """Per-step agreement of r̂ with the true reward on the ``clips`` most recently labeled clips."""
     cfg = load_run_config(run_dir)
-    from envs.mujoco import make_mujoco_env
-    from envs.registry import get_task
-
-    env = make_mujoco_env(get_task(cfg.env))
-    act_dim = int(np.prod(env.action_space.shape))
-    env.close()
-    ens, which = _ensemble(run_dir, act_dim)
+    if cfg.reward == "true":
+        raise ValueError(f"{run_dir}: a true-reward run has no reward model")
     store = PreferenceStore(run_dir / "store", create=False)
     labels = store.labels()[-(clips // 2):]
     chosen = [store.load_clip(i) for label in labels for i in (label.clip_a, label.clip_b)]
     store.close()
     if not chosen:
         raise ValueError(f"{run_dir}: no labeled clips yet")
+    ens, which = _ensemble(run_dir, act_dim=chosen[0].acts.shape[-1])
     x = np.concatenate([ens.inputs(c.obs, c.acts) for c in chosen])
     r = ens.predict(x[:, : ens.obs_dim], x[:, ens.obs_dim:])
     true = np.concatenate([c.true_rewards for c in chosen])

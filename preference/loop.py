@@ -175,8 +175,7 @@ class PreferenceLoop:
         """Accuracy on a label before it is trained on: generalization to the policy's new behaviour."""
         if not self.fitted or value == 0.5:
             return
-        pa, pb = float(self.reward(a.obs, a.acts).sum()), float(self.reward(b.obs, b.acts).sum())
-        self._fresh.append(float((pa > pb) == (value > 0.5)))
+        self._fresh.append(float((self.predicted_preference(a, b) > 0.5) == (value > 0.5)))
 
     def predicted_preference(self, a: Clip, b: Clip) -> float:
         """The ensemble's P(a better than b) from summed r̂ (0.5 before any fit)."""

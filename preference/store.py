@@ -217,12 +217,6 @@ class PreferenceStore:
             sql, args = sql + " AND labeler = ?", args + [labeler]
         return self._db.execute(sql, args).fetchone()[0]
 
-    def available(self) -> int:
-        """Pending queries that no live lease holds."""
-        return self._db.execute(
-            "SELECT COUNT(*) FROM queries WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < ?)",
-            (time.time(),)).fetchone()[0]
-
     def mark_broken(self, query_id: int, reason: str) -> None:
         """Drop a query that cannot be shown (missing or corrupt clip), keeping the reason."""
         with self._tx() as db:
@@ -258,8 +252,6 @@ class PreferenceStore:
     def answer(self, query_id: int, value: float | None, source: str, labeler: str,
                seconds: float | None = None) -> None:
         """Record an answer. ``value`` None drops the pair ("can't tell")."""
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise StoreError(f"label value must be in [0, 1], got {value}")
         with self._tx() as db:
             row = db.execute("SELECT status FROM queries WHERE id = ?", (query_id,)).fetchone()
             if row is None:

@@ -362,9 +362,3 @@ class LabelWindow:
 def _seconds_since_midnight() -> float:
     t = time.localtime()
     return t.tm_hour * 3600 + t.tm_min * 60 + t.tm_sec
-
-
-def headless() -> None:
-    """Make pygame run without a screen or sound card (tests, CI)."""
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
