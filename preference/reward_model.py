@@ -96,10 +96,23 @@ class RewardEnsemble(nn.Module):
 
     @torch.no_grad()
     def set_input_stats(self, x: np.ndarray) -> None:
-        """Standardize inputs with the mean/std of sample inputs x [N, in_dim]."""
+        """Standardize inputs with the mean/std of sample inputs x [N, in_dim].
+
+        Once the members have been trained on earlier statistics, their first layers are
+        rescaled so that every member computes exactly the same function of the raw inputs as
+        before: new statistics improve conditioning without moving r̂ under the policy's feet.
+        """
         x = np.asarray(x, dtype=np.float64).reshape(-1, self.in_dim)
-        self.in_mean.copy_(torch.as_tensor(x.mean(0), dtype=torch.float32))
-        self.in_std.copy_(torch.as_tensor(x.std(0) + 1e-3, dtype=torch.float32))
+        mean = torch.as_tensor(x.mean(0), dtype=torch.float32, device=self.in_mean.device)
+        std = torch.as_tensor(x.std(0) + 1e-3, dtype=torch.float32, device=self.in_std.device)
+        if bool(self.in_mean.any()) or not bool((self.in_std == 1).all()):
+            for member in self.members:
+                first = member.net[0]
+                # W' (x - m') / s' + b' == W (x - m) / s + b for every x
+                first.bias.add_(first.weight @ ((mean - self.in_mean) / self.in_std))
+                first.weight.mul_(std / self.in_std)
+        self.in_mean.copy_(mean)
+        self.in_std.copy_(std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalized ensemble reward r̂: x [..., in_dim] -> [...]."""

@@ -48,6 +48,20 @@ def test_normalized_output_has_target_std_and_numpy_matches_torch():
     np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-5)
 
 
+def test_new_input_statistics_leave_the_learned_function_unchanged():
+    rng = np.random.default_rng(0)
+    ens = RewardEnsemble(OBS, ACT, n_members=2, seed=1)
+    x = (rng.normal(size=(500, OBS + ACT)) * 4 + 2).astype(np.float32)
+    ens.set_input_stats(x)  # first statistics: a fresh net, nothing to preserve
+    with torch.no_grad():
+        before = ens.member_rewards(torch.as_tensor(x)).numpy()
+    ens.set_input_stats(x[:100] * 3 - 5)  # the data moved: standardize on the new data
+    assert not np.allclose(ens.in_mean.numpy(), 0)
+    with torch.no_grad():
+        after = ens.member_rewards(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(after, before, rtol=1e-4, atol=1e-4)
+
+
 def test_loss_includes_ten_percent_random_answers():
     big = torch.tensor([100.0])
     loss = preference_loss(big, torch.tensor([0.0]), torch.tensor([0.0]), noise=0.1)
