@@ -80,6 +80,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="reward-model ensemble members; default %(default)s")
     p.add_argument("--clip-seconds", type=float, default=d.clip_seconds,
                    help="clip length in simulated seconds; default %(default)s")
+    p.add_argument("--reward-inputs", choices=("obs+act", "obs"), default=d.reward_inputs,
+                   help="what the reward model sees: observation and action (the paper) or the "
+                        "observation only; default %(default)s")
     p.add_argument("--initial-fraction", type=float, default=d.initial_fraction,
                    help="share of the budget labeled on random-policy clips before RL; default %(default)s")
     p.add_argument("--fit-every", type=_positive_int, default=d.fit_every,
@@ -115,7 +118,7 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         env=args.env, reward=args.reward, labels=args.labels, timesteps=args.timesteps, seed=args.seed,
         selection=args.selection, labeler=args.labeler, teacher=args.teacher, oracle_after=args.oracle_after,
         max_behind=args.max_behind, window=args.window, device=args.device, n_envs=args.n_envs,
-        ensemble_size=args.ensemble_size, clip_seconds=args.clip_seconds,
+        ensemble_size=args.ensemble_size, clip_seconds=args.clip_seconds, reward_inputs=args.reward_inputs,
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
         pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, unhealthy_penalty=args.unhealthy_penalty, async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,

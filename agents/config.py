@@ -49,6 +49,8 @@ class TrainConfig:
     """Reward-predictor ensemble members."""
     clip_seconds: float = 1.5
     """Clip length in simulated seconds (converted to steps per task)."""
+    reward_inputs: str = "obs+act"
+    """What r̂ sees: `obs+act` (the paper) or `obs` (observations only; actions can't be exploited)."""
     initial_fraction: float = 0.25
     """Fraction of the label budget collected from random-policy clips before RL starts."""
     schedule_horizon: float = 2e6
@@ -131,6 +133,8 @@ class TrainConfig:
     def load(cls, path: Path) -> "TrainConfig":
         data = json.loads(path.read_text())
         known = {f.name for f in fields(cls)}
+        if self.reward_inputs not in ("obs+act", "obs"):
+            raise ValueError(f"--reward-inputs must be obs+act or obs, got {self.reward_inputs!r}")
         return cls(**{k: v for k, v in data.items() if k in known})
 
 

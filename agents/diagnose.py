@@ -45,9 +45,9 @@ def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = No
     store.close()
     if not chosen:
         raise ValueError(f"{run_dir}: no labeled clips yet")
-    ens, which = _ensemble(run_dir, act_dim=chosen[0].acts.shape[-1])
-    x = np.concatenate([ens.inputs(c.obs, c.acts) for c in chosen])
-    r = ens.predict(x[:, : ens.obs_dim], x[:, ens.obs_dim:])
+    act_dim = chosen[0].acts.shape[-1] if cfg.reward_inputs == "obs+act" else 0
+    ens, which = _ensemble(run_dir, act_dim=act_dim)
+    r = np.concatenate([ens.predict(c.obs, c.acts) for c in chosen])
     true = np.concatenate([c.true_rewards for c in chosen])
     threshold = -cfg.unhealthy_penalty / 2 if unhealthy_below is None else unhealthy_below
     healthy = true > threshold

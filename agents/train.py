@@ -123,8 +123,11 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
     recorder = ClipRecorder(n_envs, spec.clip_steps, capacity=cfg.clip_capacity)
     store = PreferenceStore(run_dir / "store")
     loop: PreferenceLoop | None = None
-    if cfg.reward == "preferences":
-        ensemble = RewardEnsemble(obs_dim, act_dim, cfg.ensemble_size, target_std=1.0, device=device,
+    if cfg.reward == "preferences" and spec.kind == "atari":
+        loop = _atari_loop(cfg, device, store, schedule, recorder)
+    elif cfg.reward == "preferences":
+        reward_act_dim = act_dim if cfg.reward_inputs == "obs+act" else 0
+        ensemble = RewardEnsemble(obs_dim, reward_act_dim, cfg.ensemble_size, target_std=1.0, device=device,
                                   seed=cfg.seed)
         trainer = EnsembleTrainer(ensemble, FitConfig(), np.random.default_rng(cfg.seed + 1))
         loop = PreferenceLoop(

@@ -80,8 +80,13 @@ class RewardEnsemble(nn.Module):
         return len(self.members)
 
     def inputs(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
-        """Concatenate obs [..., obs_dim] and acts [..., act_dim] -> [..., in_dim] float32."""
+        """Concatenate obs [..., obs_dim] and acts [..., act_dim] -> [..., in_dim] float32.
+
+        An ensemble built with ``act_dim=0`` rewards observations only and ignores ``acts``.
+        """
         obs = np.asarray(obs, dtype=np.float32).reshape(*np.shape(obs)[:-1], -1)
+        if self.act_dim == 0:
+            return obs
         acts = np.asarray(acts, dtype=np.float32).reshape(*np.shape(acts)[:-1], -1)
         return np.concatenate([obs, acts], axis=-1)
 
@@ -180,9 +185,11 @@ class RewardEnsemble(nn.Module):
             with torch.inference_mode():
                 return self(torch.as_tensor(x, device=self.device_)).float().cpu().numpy()
         obs = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)
-        acts = np.asarray(acts, dtype=np.float32).reshape(len(acts), -1)
         fused, head_w, head_b, w0_obs, w0_act = self._fast
-        h = self._hidden(fused, obs @ w0_obs + acts @ w0_act + fused[0][1])
+        pre = obs @ w0_obs + fused[0][1]
+        if self.act_dim:
+            pre += np.asarray(acts, dtype=np.float32).reshape(len(acts), -1) @ w0_act
+        h = self._hidden(fused, pre)
         return h @ head_w + head_b
 
     # -- normalization -------------------------------------------------------------------

@@ -98,3 +98,21 @@ def test_device_resolution():
             resolve_device("cuda")
     with pytest.raises(ValueError, match="unknown device"):
         resolve_device("tpu")
+
+
+def test_observation_only_ensemble_ignores_actions_and_learns_the_reward():
+    rng = np.random.default_rng(2)
+    w = rng.normal(size=OBS)
+    ens = RewardEnsemble(OBS, 0, n_members=2, seed=0)
+    trainer = EnsembleTrainer(ens, FitConfig(), rng=np.random.default_rng(3))
+    obs_a, obs_b = rng.normal(size=(2, 300, T, OBS)).astype(np.float32)
+    acts = rng.normal(size=(T, ACT)).astype(np.float32)
+    for a, b in zip(obs_a, obs_b):
+        trainer.add(ens.inputs(a, acts), ens.inputs(b, acts), float((a @ w).sum() > (b @ w).sum()))
+    for _ in range(8):
+        trainer.fit(4 * len(trainer))
+    x = rng.normal(size=(1000, OBS)).astype(np.float32)
+    ens.normalize(x)
+    r = ens.predict(x, rng.normal(size=(1000, ACT)))
+    np.testing.assert_array_equal(r, ens.predict(x, rng.normal(size=(1000, ACT))))
+    assert np.corrcoef(r, x @ w)[0, 1] > 0.9
