@@ -55,9 +55,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="what PPO optimizes: the learned reward from preferences, or the true reward "
                         "(baseline in the same harness); default %(default)s")
     p.add_argument("--labels", type=_positive_int, default=None,
-                   help="label budget (comparisons); default: the task's (700 for MuJoCo)")
+                   help="label budget (comparisons); default: the task's (700 for MuJoCo, 5,500 for Atari)")
     p.add_argument("--timesteps", type=_positive_int, default=None,
-                   help="RL environment steps; default: the task's (1,000,000 for MuJoCo)")
+                   help="RL environment steps; default: the task's (1,000,000 for MuJoCo, 10,000,000 for Atari)")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed; default %(default)s")
     p.add_argument("--selection", choices=SELECTIONS, default=d.selection,
                    help="pair selection: random, or ensemble disagreement over 10x candidates; default %(default)s")
@@ -111,6 +111,14 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                         "(0: never); default %(default)s")
     p.add_argument("--checkpoint-every", type=_positive_int, default=d.checkpoint_every,
                    help="checkpoint every N env steps (and always on Ctrl-C); default %(default)s")
+    p.add_argument("--fit-rate", type=float, default=d.fit_rate,
+                   help="comparisons the reward model trains on per env step, at least (paper: 0.1); "
+                        "default %(default)s")
+    p.add_argument("--sticky-actions", type=float, default=d.sticky_actions,
+                   help="Atari: probability that the emulator repeats the previous action (the paper used "
+                        "none; ALE v5 uses 0.25); default %(default)s")
+    p.add_argument("--game-over-penalty", type=float, default=None,
+                   help="Atari: the oracle's penalty at a game over (default: the game's; 0 for Pong)")
 
 
 def _config_from(args: argparse.Namespace) -> TrainConfig:
@@ -123,7 +131,8 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, unhealthy_penalty=args.unhealthy_penalty, async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
         progress=not args.quiet, checkpoint_every=args.checkpoint_every,
-        media_every=args.media_every)
+        media_every=args.media_every, fit_rate=args.fit_rate, sticky_actions=args.sticky_actions,
+        game_over_penalty=args.game_over_penalty)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -76,6 +76,12 @@ class TrainConfig:
     this many env steps, and at the end (0: never)."""
     alarm_window: int = 10
     """Episodes per half-window of the reward-hacking alarm."""
+    sticky_actions: float = 0.0
+    """Atari: ALE's sticky-action probability (the paper used none; ALE/*-v5 uses 0.25)."""
+    game_over_penalty: float | None = None
+    """Atari: the oracle's true-reward penalty at a game over (None: the game's; Pong 0)."""
+    fit_rate: float = 0.1
+    """Comparisons the reward model trains on per env step, at least (paper: about 1 per 10)."""
     checkpoint_every: int | None = 50_000
     """Write a checkpoint every this many env steps (None: only on Ctrl-C / SIGTERM)."""
     eval_episodes: int = 10
@@ -119,6 +125,12 @@ class TrainConfig:
             raise ValueError("--window needs a human labeler (--labeler human or human+oracle)")
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
             raise ValueError(f"--checkpoint-every must be at least 1, got {self.checkpoint_every}")
+        if not 0.0 <= self.sticky_actions <= 1.0:
+            raise ValueError(f"--sticky-actions must be in [0, 1], got {self.sticky_actions}")
+        if self.game_over_penalty is not None and self.game_over_penalty < 0:
+            raise ValueError(f"--game-over-penalty must be >= 0, got {self.game_over_penalty}")
+        if self.fit_rate < 0:
+            raise ValueError(f"--fit-rate must be >= 0, got {self.fit_rate}")
         if self.eval_episodes < 0:
             raise ValueError(f"--eval-episodes must be >= 0, got {self.eval_episodes}")
         if self.clip_seconds <= 0:

@@ -21,15 +21,20 @@ class LearnedRewardVecEnv(VecEnvWrapper):
     in the same harness. Either way the true reward stays in ``info``, every step goes to the
     optional clip ``recorder``, and episode ends carry ``info["episode"]`` with the *true*
     return (so SB3 logs ``rollout/ep_rew_mean`` as the true return) and
-    ``info["learned_return"]`` with the sum of r̂.
+    ``info["learned_return"]`` with the sum of r̂. An env that never signals done (Atari: one
+    continuous stream) marks a finished game with ``info["game_score"]`` instead: the episode is
+    logged there, with the game score as its return, while PPO still sees no done.
+    ``clip_true`` gives PPO sign(true reward) in the baseline (the standard Atari setup).
 
     Example:
         >>> venv = LearnedRewardVecEnv(DummyVecEnv([make]), ensemble.predict, recorder)
     """
 
-    def __init__(self, venv: VecEnv, reward_fn: RewardFn | None, recorder: ClipRecorder | None = None):
+    def __init__(self, venv: VecEnv, reward_fn: RewardFn | None, recorder: ClipRecorder | None = None,
+                 clip_true: bool = False):
         super().__init__(venv)
         self.reward_fn = reward_fn
+        self.clip_true = clip_true
         self.recorder = recorder
         self._obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
@@ -58,22 +63,24 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         true_r = np.array([info["true_reward"] for info in infos], dtype=np.float64)
         acts = self._actions.reshape(self.num_envs, -1)
         if self.reward_fn is None:
-            rewards = true_r.astype(np.float32)
+            rewards = (np.sign(true_r) if self.clip_true else true_r).astype(np.float32)
         else:
             rewards = np.asarray(self.reward_fn(self._obs, acts), dtype=np.float32)
         self.recent_rewards.append(rewards)
         if self.recorder is not None:
-            states = [info.get("physics_state") for info in infos]
+            states = [info.get("physics_state", info.get("hud")) for info in infos]  # Atari: HUD rows
             self.recorder.add(self._obs, acts, true_r, None if states[0] is None else states, dones)
         self._true_ret += true_r
         self._learned_ret += rewards
         self._len += 1
-        for i in np.flatnonzero(dones):
-            infos[i]["episode"] = {"r": float(self._true_ret[i]), "l": int(self._len[i]),
+        ends = np.array([d or "game_score" in info for d, info in zip(dones, infos)], dtype=bool)
+        for i in np.flatnonzero(ends):
+            ret = infos[i].get("game_score", self._true_ret[i])
+            infos[i]["episode"] = {"r": float(ret), "l": int(self._len[i]),
                                    "t": round(time.time() - self._t0, 6)}
             infos[i]["learned_return"] = float(self._learned_ret[i])
             self.episodes += 1
-            self.true_returns.append(float(self._true_ret[i]))
+            self.true_returns.append(float(ret))
             self.learned_returns.append(float(self._learned_ret[i]))
             self._true_ret[i] = self._learned_ret[i] = 0.0
             self._len[i] = 0

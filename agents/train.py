@@ -21,6 +21,9 @@ from stable_baselines3.common.logger import HParam, configure
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 from tqdm import tqdm
 
+from agents.atari_run import BUFFER as ATARI_BUFFER
+from agents.atari_run import AtariMediaLogger, apply_atari_defaults, atari_random_clips, evaluate_atari
+from agents.atari_vec import make_atari_venv
 from agents.callbacks import PreferenceCallback
 from agents.checkpoint import checkpoint_dir, load_model, load_normalization, load_state, save_checkpoint
 from agents.config import RESUMABLE_CHANGES, TrainConfig, load_run_config
@@ -33,6 +36,7 @@ from agents.run_dir import claim_run_dir, new_run_dir
 from envs.mujoco import make_mujoco_env
 from envs.registry import TaskSpec, get_task
 from preference.clips import Clip, ClipRecorder
+from preference.cnn_reward import CnnRewardEnsemble
 from preference.fitting import EnsembleTrainer, FitConfig
 from preference.loop import LoopConfig, PreferenceLoop
 from preference.teachers import SimulatedTeacher
@@ -95,6 +99,7 @@ class _Parts:
 def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, Any], LabelSchedule]:
     """Validate ``cfg`` completely (before anything is written); fill in the task's defaults."""
     cfg.validate()
+    apply_atari_defaults(cfg)
     spec = _task_with_clip(cfg)
     cfg.labels = spec.default_labels if cfg.labels is None else cfg.labels
     cfg.timesteps = spec.default_timesteps if cfg.timesteps is None else cfg.timesteps
@@ -117,7 +122,10 @@ def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, An
 def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
     spec, device, n_envs, ppo_kwargs, schedule = prepare(cfg)
     torch.set_num_threads(cfg.torch_threads)
-    venv = make_vec_env(spec, n_envs, cfg.seed + seed_offset, cfg.unhealthy_penalty)
+    if spec.kind == "atari":
+        venv = make_atari_venv(spec, n_envs, cfg.seed + seed_offset, cfg.sticky_actions, cfg.game_over_penalty)
+    else:
+        venv = make_vec_env(spec, n_envs, cfg.seed + seed_offset, cfg.unhealthy_penalty)
     obs_dim = int(np.prod(venv.observation_space.shape))
     act_dim = int(np.prod(venv.action_space.shape))
     recorder = ClipRecorder(n_envs, spec.clip_steps, capacity=cfg.clip_capacity)
@@ -137,9 +145,28 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
                        async_fit=cfg.async_fit and device.type == "cpu", labeler=cfg.labeler,
                        oracle_after=cfg.oracle_after, normalize_on=cfg.normalize_on),
             np.random.default_rng(cfg.seed), SimulatedTeacher(cfg.teacher, np.random.default_rng(cfg.seed + 3)))
-    wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder)
+    if loop is not None:
+        loop.cfg.label_per_steps = cfg.fit_rate
+    wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder,
+                                  clip_true=spec.kind == "atari")
     ppo_env = VecNormalize(wrapper, gamma=ppo_kwargs.get("gamma", 0.99)) if spec.normalize else wrapper
     return _Parts(spec, device, venv, wrapper, ppo_env, store, recorder, loop, ppo_kwargs)
+
+
+def _atari_loop(cfg: TrainConfig, device: torch.device, store: PreferenceStore, schedule: LabelSchedule,
+                recorder: ClipRecorder) -> PreferenceLoop:
+    """The paper's Atari reward model: CNN ensemble, r̂ std 0.05, fitted on the most recent 3,000 labels."""
+    ensemble = CnnRewardEnsemble(cfg.ensemble_size, target_std=0.05, device=device, seed=cfg.seed)
+    fit_cfg = FitConfig(normalize_inputs=False, buffer=ATARI_BUFFER, eval_max=300 if device.type == "cpu" else None)
+    trainer = EnsembleTrainer(ensemble, fit_cfg, np.random.default_rng(cfg.seed + 1))
+    return PreferenceLoop(
+        ensemble, trainer, store, schedule, recorder,
+        LoopConfig(selection=cfg.selection, fit_every=cfg.fit_every, fit_epochs=cfg.fit_epochs,
+                   pretrain_epochs=cfg.pretrain_epochs, candidate_clips=cfg.candidate_clips,
+                   async_fit=cfg.async_fit and device.type == "cpu", labeler=cfg.labeler,
+                   oracle_after=cfg.oracle_after, normalize_on=cfg.normalize_on, clip_cache=600,
+                   heldout_clips=40, norm_clips=80),
+        np.random.default_rng(cfg.seed), SimulatedTeacher(cfg.teacher, np.random.default_rng(cfg.seed + 3)))
 
 
 def _log_loop(logger, loop: PreferenceLoop | None, step: int) -> None:
@@ -171,7 +198,11 @@ def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) ->
     t_start = time.perf_counter()
     window_proc = _open_window_process(run_dir) if cfg.window else None
     if parts.loop is not None:
-        clips = random_policy_clips(spec, max(20, parts.loop.schedule.initial), cfg.seed + 2, cfg.unhealthy_penalty)
+        n_clips = max(20, parts.loop.schedule.initial)
+        if spec.kind == "atari":
+            clips = atari_random_clips(spec, n_clips, cfg.seed + 2, cfg.sticky_actions, cfg.game_over_penalty)
+        else:
+            clips = random_policy_clips(spec, n_clips, cfg.seed + 2, cfg.unhealthy_penalty)
         if cfg.labeler != "oracle":
             print(f"label clip pairs with: prefrl label {run_dir}", file=sys.stderr)
         parts.loop.pretrain(clips)
@@ -242,7 +273,12 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
         writer.add_text("config", config_table(asdict(cfg)), 0)
         logger.record("hparams", HParam(_hparams(cfg), {"eval/true_return_mean": 0.0, "charts/ep_true_return": 0.0}))
         logger.dump(0)
-    media = MediaLogger(writer, spec, cfg.media_every, loop, cfg.unhealthy_penalty) if writer is not None else None
+    if writer is None:
+        media = None
+    elif spec.kind == "atari":
+        media = AtariMediaLogger(writer, spec, cfg.media_every, loop, cfg.sticky_actions, cfg.game_over_penalty)
+    else:
+        media = MediaLogger(writer, spec, cfg.media_every, loop, cfg.unhealthy_penalty)
     if media is not None:
         media.next_step = start_steps + cfg.media_every
     callback = PreferenceCallback(parts.wrapper, loop, bar, max_behind=cfg.max_behind,
@@ -265,7 +301,10 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
                           f"Continue with: prefrl train --resume {run_dir}")
     callback.finish()
     bar.close()
-    ev = evaluate(model, norm, spec, cfg.eval_episodes, seed=cfg.seed + 1000, penalty=cfg.unhealthy_penalty)
+    if spec.kind == "atari":
+        ev = evaluate_atari(model, spec, cfg.eval_episodes, cfg.seed + 1000, cfg.sticky_actions, cfg.game_over_penalty)
+    else:
+        ev = evaluate(model, norm, spec, cfg.eval_episodes, seed=cfg.seed + 1000, penalty=cfg.unhealthy_penalty)
     if "true_return_mean" in ev:
         logger.record("eval/true_return_mean", ev["true_return_mean"])
         logger.record("eval/oracle_return_mean", ev["oracle_return_mean"])

@@ -113,6 +113,17 @@ TASKS: dict[str, TaskSpec] = {}
 for _spec in _MUJOCO:
     TASKS[_spec.name] = TaskSpec(**{**_spec.__dict__, "ppo": _PPO[_spec.name]})
 
+# Atari (issue 3): rl-zoo's PPO settings for every Atari game (hyperparams/ppo.yml, `atari`), CnnPolicy on
+# the masked 84x84x4 frames; no VecNormalize (the policy scales pixels; r̂ has std 0.05 as in the paper).
+# dt: 4 emulator frames at 60 Hz; clips of 25 steps (paper); episode_steps: ALE's 108,000-frame limit.
+_ATARI_PPO = dict(policy="CnnPolicy", n_envs=8, n_steps=128, n_epochs=4, batch_size=256,
+                  learning_rate="lin_2.5e-4", clip_range="lin_0.1", vf_coef=0.5, ent_coef=0.01)
+ATARI_DT = 4 / 60
+for _game in ("BeamRider", "Breakout", "Enduro", "Pong", "Qbert", "Seaquest", "SpaceInvaders"):
+    TASKS[_game] = TaskSpec(_game, f"ALE/{_game}-v5", "atari", dt=ATARI_DT, episode_steps=27_000,
+                            ppo=dict(_ATARI_PPO), normalize=False, default_labels=5500,
+                            default_timesteps=10_000_000, clip_seconds=25 * ATARI_DT)
+
 
 def get_task(name: str) -> TaskSpec:
     """Look a task up by short name (case-insensitive) or gymnasium id."""

@@ -13,10 +13,11 @@ class Clip:
     """A short segment of one env's behaviour.
 
     Attributes:
-        obs: observations the agent saw, [T, *obs_shape].
+        obs: observations the agent saw, [T, *obs_shape] (float32; Atari frames stay uint8).
         acts: actions taken, [T, act_dim].
         true_rewards: hidden true reward per step, [T] (only the oracle may read it).
-        states: physics state per step for later rendering, [T, state_dim], or None.
+        states: physics state per step for later rendering, [T, state_dim] (Atari: the unmasked HUD
+            rows, [T, R, 84] uint8, shown only when a person asks for the original), or None.
         env_step: global env step at which the clip ended.
         store_id: id in the preference store once the clip has been stored, else None.
     """
@@ -71,7 +72,7 @@ class ClipRecorder:
     def _emit(self, seg: list) -> None:
         states = None if seg[0][3] is None else np.stack([s[3] for s in seg])
         self.clips.append(Clip(
-            obs=np.stack([s[0] for s in seg]).astype(np.float32),
+            obs=_obs_array(np.stack([s[0] for s in seg])),
             acts=np.stack([s[1] for s in seg]).astype(np.float32),
             true_rewards=np.array([s[2] for s in seg], dtype=np.float32),
             states=states,
@@ -90,3 +91,8 @@ class ClipRecorder:
     def restore(self, state: dict) -> None:
         self.clips.extend(state["clips"])
         self.total_clips, self.env_steps = state["total_clips"], state["env_steps"]
+
+
+def _obs_array(obs: np.ndarray) -> np.ndarray:
+    """Clip observations as stored: frames stay uint8 (4x smaller), anything else float32."""
+    return obs if obs.dtype == np.uint8 else obs.astype(np.float32)

@@ -38,7 +38,14 @@ class FitConfig:
     """Standardize the predictor's inputs with the statistics of the labeled clips (refreshed
     at each fit); without it, small-scale features such as velocities are learned poorly."""
     buffer: int | None = None
-    """Train on the most recent ``buffer`` comparisons only (Atari: 3000); None keeps all."""
+    """Train on the most recent ``buffer`` comparisons only (Atari: 3000); None keeps all. With a
+    buffer, the inputs of comparisons older than ``buffer + evict_slack`` are freed (bounded memory)."""
+    evict_slack: int = 500
+    """Comparisons kept beyond ``buffer`` (undone answers can pull older ones back into the window)."""
+    eval_max: int | None = None
+    """Losses and accuracies after a fit (and the adaptive l2) use the most recent ``eval_max``
+    comparisons of the window only (Atari on CPU: a forward pass over 3,000 clip pairs costs
+    minutes); None: all."""
 
 
 @dataclass
@@ -83,8 +90,11 @@ class EnsembleTrainer:
         self.fit_rng = self.rng.spawn(1)[0]  # fitting may run in another thread
         self._lock = threading.Lock()
         m = ensemble.n_members
-        self.xa: list[np.ndarray] = []  # each [T, in_dim]
-        self.xb: list[np.ndarray] = []
+        self.xa: list = []  # each [T, in_dim] (or the ensemble's packed form; None once freed)
+        self.xb: list = []
+        self.evicted = 0  # comparisons [0, evicted) have had their inputs freed
+        self._pack = getattr(ensemble, "pack", None)
+        self._unpack = getattr(ensemble, "unpack", None)
         self.mu: list[float] = []
         self.is_val = np.zeros((m, 0), dtype=bool)
         self.active = np.zeros(0, dtype=bool)
@@ -114,13 +124,27 @@ class EnsembleTrainer:
         is_val = self.rng.random((m, 1)) < self.cfg.val_fraction
         boot = self.rng.poisson(1.0, (m, 1))
         with self._lock:
-            self.xa.append(np.asarray(xa, dtype=np.float32))
-            self.xb.append(np.asarray(xb, dtype=np.float32))
+            self.xa.append(self.keep(xa))
+            self.xb.append(self.keep(xb))
             self.mu.append(float(mu))
             self.is_val = np.concatenate([self.is_val, is_val], 1)
             self.boot = np.concatenate([self.boot, boot], 1)
             self.active = np.append(self.active, True)
+            self._evict()
             return len(self.mu) - 1
+
+    def keep(self, x: np.ndarray):
+        """A comparison side as the data set holds it: float32 [T, in_dim], or the ensemble's packed form."""
+        return self._pack(x) if self._pack is not None else np.asarray(x, dtype=np.float32)
+
+    def keep_from(self, n: int) -> int:
+        """Of ``n`` comparisons, the first one whose inputs a buffered data set still holds."""
+        return 0 if self.cfg.buffer is None else max(0, n - self.cfg.buffer - self.cfg.evict_slack)
+
+    def _evict(self) -> None:
+        for i in range(self.evicted, self.keep_from(len(self.mu))):
+            self.xa[i] = self.xb[i] = None
+        self.evicted = max(self.evicted, self.keep_from(len(self.mu)))
 
     def _snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(window of comparison indices, is_val, boot) as of now; safe while ``add`` runs."""
@@ -128,13 +152,15 @@ class EnsembleTrainer:
             n, is_val, boot, active = len(self.mu), self.is_val, self.boot, self.active
         window = np.flatnonzero(active[:n])
         if self.cfg.buffer is not None:
+            window = window[window >= self.evicted]
             window = window[-self.cfg.buffer:]
         return window, is_val, boot
 
     def _batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         dev = self.ens.device_
-        xa = torch.as_tensor(np.stack([self.xa[i] for i in idx]), device=dev)
-        xb = torch.as_tensor(np.stack([self.xb[i] for i in idx]), device=dev)
+        load = self._unpack if self._unpack is not None else (lambda x: x)
+        xa = torch.as_tensor(np.stack([load(self.xa[i]) for i in idx]), device=dev)
+        xb = torch.as_tensor(np.stack([load(self.xb[i]) for i in idx]), device=dev)
         mu = torch.as_tensor(np.array([self.mu[i] for i in idx], dtype=np.float32), device=dev)
         return xa, xb, mu
 
@@ -184,6 +210,9 @@ class EnsembleTrainer:
 
     @torch.no_grad()
     def _evaluate(self, window: np.ndarray, is_val: np.ndarray) -> FitStats:
+        n_window = len(window)
+        if self.cfg.eval_max is not None:
+            window = window[-self.cfg.eval_max:]
         per_member: list[dict[str, float]] = []
         chunks = [window[i:i + 256] for i in range(0, len(window), 256)]
         ras = [[] for _ in self.ens.members]
@@ -214,7 +243,7 @@ class EnsembleTrainer:
             return float(np.mean(vals)) if vals else float("nan")
 
         return FitStats(train_loss=avg("train_loss"), val_loss=avg("val_loss"), train_acc=avg("train_acc"),
-                        val_acc=avg("val_acc"), l2=avg("l2"), n_labels=len(window), per_member=per_member)
+                        val_acc=avg("val_acc"), l2=avg("l2"), n_labels=n_window, per_member=per_member)
 
     def _adapt_l2(self, stats: FitStats) -> None:
         for k, row in enumerate(stats.per_member):

@@ -48,6 +48,13 @@ class LoopConfig:
     async_fit: bool = False
     """Fit in a background thread (the paper's asynchronous design) while RL goes on with the
     previous r̂; the new r̂ is swapped in atomically when the fit ends."""
+    clip_cache: int | None = None
+    """Keep at most this many stored clips in memory (older ones are reloaded from the store when
+    needed); None: all (Atari: bounded, a clip of frames is 0.7 MB)."""
+    heldout_clips: int | None = None
+    """Held-out metrics use at most this many of the most recent unlabeled clips; None: all candidates."""
+    norm_clips: int = 300
+    """r̂ is normalized on up to this many labeled clips."""
 
 
 class PreferenceLoop:
@@ -96,8 +103,14 @@ class PreferenceLoop:
     def _store_clip(self, clip: Clip) -> int:
         if clip.store_id is None:
             clip.store_id = self.store.add_clip(clip)
-            self._clips[clip.store_id] = clip
+            self._cache(clip.store_id, clip)
         return clip.store_id
+
+    def _cache(self, clip_id: int, clip: Clip) -> None:
+        self._clips[clip_id] = clip
+        limit = self.cfg.clip_cache
+        while limit is not None and len(self._clips) > limit:
+            del self._clips[next(iter(self._clips))]  # the oldest first
 
     def request(self, n: int, clips: list[Clip], env_step: int) -> int:
         """Put ``n`` new queries over ``clips`` into the store; return how many were added."""
@@ -114,16 +127,18 @@ class PreferenceLoop:
 
     def member_returns_fn(self, clips: list[Clip]):
         def fn(idx: np.ndarray) -> np.ndarray:
-            x = np.stack([self.ens.inputs(clips[i].obs, clips[i].acts) for i in idx])  # [n, T, in]
-            flat = self.ens.predict_members(x.reshape(-1, x.shape[-1]))  # [M, n*T]
+            x = np.stack([self.ens.inputs(clips[i].obs, clips[i].acts) for i in idx])  # [n, T, *in]
+            flat = self.ens.predict_members(x.reshape(-1, *x.shape[2:]))  # [M, n*T]
             return flat.reshape(self.ens.n_members, len(idx), -1).sum(-1)
         return fn
 
     # -- labels --------------------------------------------------------------------------
     def clip(self, clip_id: int) -> Clip:
-        if clip_id not in self._clips:
-            self._clips[clip_id] = self.store.load_clip(clip_id)
-        return self._clips[clip_id]
+        clip = self._clips.get(clip_id)
+        if clip is None:
+            clip = self.store.load_clip(clip_id)
+            self._cache(clip_id, clip)
+        return clip
 
     def answer_with_oracle(self) -> int:
         """The synthetic oracle answers pending queries through the store, as the labeler mode says."""
@@ -228,7 +243,7 @@ class PreferenceLoop:
         if self.cfg.normalize_on == "labeled":
             ids = sorted({c for pair in self._pair_of.values() for c in pair})
             if ids:
-                picks = np.linspace(0, len(ids) - 1, min(300, len(ids))).round().astype(int)
+                picks = np.linspace(0, len(ids) - 1, min(self.cfg.norm_clips, len(ids))).round().astype(int)
                 clips = [self._clips[ids[i]] for i in sorted(set(picks)) if ids[i] in self._clips]
         else:
             clips = clips[-50:]
@@ -354,6 +369,8 @@ class PreferenceLoop:
             "perf/fit_seconds": self.fit_seconds,
         }
         held = [cl for cl in clips if cl.store_id is None]
+        if self.cfg.heldout_clips is not None:
+            held = held[-self.cfg.heldout_clips:]
         if len(held) >= 3:
             pred = np.array([float(self.ens.predict(cl.obs, cl.acts).sum()) for cl in held])
             true = np.array([cl.true_return for cl in held])
@@ -361,6 +378,11 @@ class PreferenceLoop:
             if pred.std() > 0 and true.std() > 0:
                 m["reward/heldout_corr"] = float(np.corrcoef(pred, true)[0, 1])
                 m["reward/heldout_spearman"] = _spearman(pred, true)
+            i, j = np.triu_indices(len(held), 1)
+            decided = true[i] != true[j]  # every pair of held-out clips the oracle would not tie
+            if decided.any():
+                agree = (pred[i] > pred[j]) == (true[i] > true[j])
+                m["reward/heldout_pair_acc"] = float(agree[decided].mean())
             pairs = random_pairs(len(held), min(200, len(held) * 2), self.rng)
             returns = self.member_returns_fn(held)(np.arange(len(held)))
             m["reward/disagreement"] = float(preference_variance(returns, pairs).mean())
@@ -391,13 +413,19 @@ class PreferenceLoop:
         t = self.trainer
         self.ens.load_state_dict(state["ensemble"])
         self.ens.refresh()
+        keep_from = t.keep_from(len(state["ingested"]))  # a buffered data set holds only the recent inputs
         for (qid, index, label_id), (clip_a, clip_b) in zip(state["ingested"], state["pairs"]):
-            a, b = self.clip(clip_a), self.clip(clip_b)
-            t.xa.append(self.ens.inputs(a.obs, a.acts))
-            t.xb.append(self.ens.inputs(b.obs, b.acts))
+            if index < keep_from:
+                t.xa.append(None)
+                t.xb.append(None)
+            else:
+                a, b = self.clip(clip_a), self.clip(clip_b)
+                t.xa.append(t.keep(self.ens.inputs(a.obs, a.acts)))
+                t.xb.append(t.keep(self.ens.inputs(b.obs, b.acts)))
             self._ingested[qid] = (index, label_id)
             self._pair_of[qid] = (clip_a, clip_b)
         t.mu = list(state["mu"])
+        t.evicted = keep_from
         t.active, t.is_val, t.boot = state["active"], state["is_val"], state["boot"]
         for opt, opt_state in zip(t.opts, state["opts"]):
             opt.load_state_dict(opt_state)

@@ -93,7 +93,7 @@ def test_help_documents_every_flag(tmp_path):
     assert out.returncode == 0
     for flag in ("--env", "--reward", "--labels", "--timesteps", "--seed", "--selection", "--device", "--ppo"):
         assert flag in out.stdout
-    assert prefrl("tasks", cwd=tmp_path).stdout.count("-v5") == 8
+    assert prefrl("tasks", cwd=tmp_path).stdout.count("-v5") == 15  # 8 MuJoCo tasks, 7 Atari games
 
 
 def test_bench_summary_ratios():

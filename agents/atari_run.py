@@ -1,0 +1,153 @@
+"""The Atari parts of a run: task defaults, random-policy clips, evaluation, TensorBoard media, and
+the frames a person is shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecNormalize
+from torch.utils.tensorboard import SummaryWriter
+
+from agents.config import TrainConfig
+from agents.media import MediaLogger
+from agents.tb import add_gif, annotate
+from envs.atari import GAMES, AtariStream, restore_hud
+from envs.registry import TaskSpec, get_task
+from preference.clips import Clip, ClipRecorder
+from preference.loop import PreferenceLoop
+
+INITIAL_LABELS = 500
+"""Paper: 500 comparisons from a random policy before RL."""
+ATARI_DEFAULTS: dict[str, Any] = dict(
+    schedule_horizon=5e6,  # label rate ~ 5e6 / (T + 5e6)
+    fit_epochs=0.0,  # refits train on ~fit_rate comparisons per env step (paper: 1 per 10), not 2 passes
+    clip_capacity=250,  # clips of frames are 0.7 MB each: 250 recent clips (176 MB) for 200 candidates
+)
+BUFFER = 3000
+"""Paper: the predictor trains on the most recent 3,000 labels."""
+EPISODE_STEP_CAP = 27_000  # ALE's 108,000-frame limit
+
+
+def apply_atari_defaults(cfg: TrainConfig) -> None:
+    """For an Atari task, replace settings still at their (MuJoCo) defaults by the paper's Atari ones:
+    25-step clips, 500 initial labels (at most half the budget), label-rate horizon 5e6, refits at
+    ~1 comparison per 10 steps, 250 clips in memory. Explicitly set values are kept."""
+    spec = get_task(cfg.env)
+    if spec.kind != "atari":
+        return
+    base = TrainConfig()
+    for key, value in ATARI_DEFAULTS.items():
+        if getattr(cfg, key) == getattr(base, key):
+            setattr(cfg, key, value)
+    if cfg.clip_seconds == base.clip_seconds:
+        cfg.clip_seconds = spec.clip_seconds
+    if cfg.initial_fraction == base.initial_fraction:
+        labels = spec.default_labels if cfg.labels is None else cfg.labels
+        cfg.initial_fraction = min(0.5, INITIAL_LABELS / labels)
+
+
+def atari_random_clips(spec: TaskSpec, n_clips: int, seed: int, sticky: float,
+                       penalty: float | None) -> list[Clip]:
+    """Roll a uniformly random policy (8 envs) until ``n_clips`` clips exist (before RL; not counted)."""
+    stream = AtariStream(GAMES[spec.name], 8, seed, sticky, penalty)
+    rng = np.random.default_rng(seed)
+    recorder = ClipRecorder(stream.n_envs, spec.clip_steps, capacity=n_clips)
+    obs = stream.reset()
+    no_done = np.zeros(stream.n_envs, bool)
+    while recorder.total_clips < n_clips:
+        acts = rng.integers(stream.n_actions, size=stream.n_envs)
+        s = stream.step(acts)
+        recorder.add(obs, acts[:, None], s.true_reward, list(s.hud), no_done)
+        obs = s.obs
+    stream.close()
+    return list(recorder.clips)
+
+
+def play_games(model: PPO, spec: TaskSpec, n: int, seed: int, sticky: float, penalty: float | None,
+               max_steps: int = EPISODE_STEP_CAP, frames_of: int | None = None) -> dict[str, Any]:
+    """Play the first game of each of ``n`` envs with the (stochastic) policy, as rl-zoo evaluates
+    Atari agents; games still running after ``max_steps`` are cut there.
+
+    Returns game scores [n], oracle returns [n] (score minus the game-over penalty) and, with
+    ``frames_of=i``, env i's masked newest frames [T, 84, 84] and HUD rows.
+    """
+    stream = AtariStream(GAMES[spec.name], n, seed, sticky, penalty)
+    obs = stream.reset()
+    scores, oracle = np.zeros(n), np.zeros(n)
+    running = np.ones(n, bool)
+    frames, huds = [], []
+    steps = 0
+    while running.any() and steps < max_steps:
+        if frames_of is not None and running[frames_of]:
+            frames.append(obs[frames_of, -1])
+        actions, _ = model.predict(obs, deterministic=False)
+        s = stream.step(actions)
+        if frames_of is not None and running[frames_of]:
+            huds.append(s.hud[frames_of])
+        scores += s.score * running
+        oracle += s.true_reward * running
+        running &= ~s.game_over
+        obs = s.obs
+        steps += 1
+    stream.close()
+    return {"scores": scores, "oracle": oracle, "cut": running, "steps": steps,
+            "frames": np.stack(frames) if frames else None, "huds": np.stack(huds) if huds else None}
+
+
+def evaluate_atari(model: PPO, spec: TaskSpec, episodes: int, seed: int, sticky: float,
+                   penalty: float | None) -> dict[str, Any]:
+    """``true_return_*``: game scores; ``oracle_return_*``: scores with the game-over penalty."""
+    if episodes == 0:
+        return {"eval_episodes": 0}
+    g = play_games(model, spec, episodes, seed, sticky, penalty)
+    return {"eval_episodes": episodes, "true_return_mean": float(g["scores"].mean()),
+            "true_return_std": float(g["scores"].std()), "oracle_return_mean": float(g["oracle"].mean()),
+            "oracle_return_std": float(g["oracle"].std()), "eval_games_cut": int(g["cut"].sum())}
+
+
+def clip_frames(clip: Clip, spec: TaskSpec, original: bool = False, scale: int = 3) -> np.ndarray:
+    """What a person is shown: the masked newest frame of each step, [T, 84*scale, 84*scale, 3] uint8;
+    ``original`` puts the recorded HUD rows back (the score a labeler may ask to see)."""
+    frames = np.asarray(clip.obs)[:, -1]
+    if original and clip.states is not None:
+        frames = restore_hud(frames, np.asarray(clip.states), GAMES[spec.name])
+    frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    return np.repeat(frames[..., None], 3, axis=-1)
+
+
+class AtariMediaLogger(MediaLogger):
+    """``MediaLogger`` for Atari: GIFs of masked frames (what the agent and reward model see)."""
+
+    SCALE = 2
+    MAX_EPISODE_STEPS = 4000
+
+    def __init__(self, writer: SummaryWriter, spec: TaskSpec, every: int, loop: PreferenceLoop | None,
+                 sticky: float = 0.0, penalty: float | None = None):
+        super().__init__(writer, spec, every, loop)
+        self.sticky, self.game_penalty = sticky, penalty
+
+    def log_query(self, step: int) -> None:
+        labels = self.loop.store.labels()
+        if not labels:
+            return
+        last = labels[-1]
+        a, b = self.loop.clip(last.clip_a), self.loop.clip(last.clip_b)
+        p = self.loop.predicted_preference(a, b)
+        answer = {1.0: "left better", 0.0: "right better", 0.5: "equal"}.get(last.value, f"{last.value:.2f}")
+        fa, fb = clip_frames(a, self.spec, scale=self.SCALE), clip_frames(b, self.spec, scale=self.SCALE)
+        gap = np.zeros((len(fa), fa.shape[1], 4, 3), np.uint8)
+        frames = annotate(np.concatenate([fa, gap, fb], axis=2), f"q{last.query_id}: {answer} P(left)={p:.2f}")
+        add_gif(self.writer, "clips/latest_query", frames, self.fps, step)
+
+    def log_episode(self, step: int, model: PPO, norm: VecNormalize | None) -> None:
+        """One game of the current policy (cut at 4,000 steps), its score and a GIF (every 4th frame, at most 500)."""
+        g = play_games(model, self.spec, 1, step, self.sticky, self.game_penalty, self.MAX_EPISODE_STEPS, frames_of=0)
+        score = float(g["scores"][0])
+        self.writer.add_scalar("eval/episode_true_return", score, step)
+        frames = g["frames"][::4][:500]
+        frames = np.repeat(frames.repeat(self.SCALE, 1).repeat(self.SCALE, 2)[..., None], 3, axis=-1)
+        cut = " (cut)" if g["cut"][0] else ""
+        add_gif(self.writer, "agent/episode", annotate(frames, f"step {step:,} score {score:.0f}{cut}"),
+                self.fps / 4, step)
