@@ -79,7 +79,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ensemble-size", type=_positive_int, default=d.ensemble_size,
                    help="reward-model ensemble members; default %(default)s")
     p.add_argument("--clip-seconds", type=float, default=d.clip_seconds,
-                   help="clip length in simulated seconds; default %(default)s")
+                   help="clip length in simulated seconds, at most 60 steps (the paper's 15-60); "
+                        "default %(default)s")
     p.add_argument("--reward-inputs", choices=("obs+act", "obs"), default=d.reward_inputs,
                    help="what the reward model sees: observation and action (the paper) or the "
                         "observation only; default %(default)s")

@@ -107,3 +107,16 @@ def test_bench_summary_ratios():
     s, md = summarize(rows)
     assert s["return_ratio"] == pytest.approx(0.9) and s["throughput_ratio"] == pytest.approx(0.9)
     assert "**0.900**" in md
+
+
+def test_learning_from_r_hat_adds_the_papers_entropy_bonus_and_the_baseline_does_not():
+    from agents.config import TrainConfig
+    from agents.train import prepare
+
+    def ent(**kw) -> float:
+        return prepare(TrainConfig(**kw))[3].get("ent_coef", 0.0)
+
+    assert ent(env="Hopper") == 0.01
+    assert ent(env="Swimmer") == 0.001
+    assert ent(env="Hopper", reward="true") == 0.0
+    assert ent(env="Hopper", ppo={"ent_coef": 0.002}) == 0.002  # an explicit setting wins

@@ -54,8 +54,9 @@ def test_physics_state_restores_the_simulation():
     np.testing.assert_allclose(env.physics_state(), state)
 
 
-def test_clip_lengths_are_one_and_a_half_seconds():
-    assert get_task("Hopper").clip_steps == round(1.5 / 0.008)
+def test_clip_lengths_are_one_and_a_half_seconds_at_most_sixty_steps():
+    assert get_task("Hopper").clip_steps == 60  # 1.5 s would be 188 steps
+    assert get_task("Swimmer").clip_steps == round(1.5 / 0.04)
     assert get_task("HalfCheetah").clip_steps == 30
     assert get_task("Reacher").clip_steps == 50  # capped by the 50-step episode
 
