@@ -1,5 +1,4 @@
-"""The Atari parts of a run: task defaults, random-policy clips, evaluation, TensorBoard media, and
-the frames a person is shown."""
+"""The Atari parts of a run: task defaults, random-policy clips, evaluation, TensorBoard media."""
 
 from __future__ import annotations
 
@@ -11,9 +10,10 @@ from stable_baselines3.common.vec_env import VecNormalize
 from torch.utils.tensorboard import SummaryWriter
 
 from agents.config import TrainConfig
+from agents.labeling import atari_clip_frames
 from agents.media import MediaLogger
 from agents.tb import add_gif, annotate
-from envs.atari import GAMES, AtariStream, restore_hud
+from envs.atari import GAMES, AtariStream
 from envs.registry import TaskSpec, get_task
 from preference.clips import Clip, ClipRecorder
 from preference.loop import PreferenceLoop
@@ -107,16 +107,6 @@ def evaluate_atari(model: PPO, spec: TaskSpec, episodes: int, seed: int, sticky:
             "oracle_return_std": float(g["oracle"].std()), "eval_games_cut": int(g["cut"].sum())}
 
 
-def clip_frames(clip: Clip, spec: TaskSpec, original: bool = False, scale: int = 3) -> np.ndarray:
-    """What a person is shown: the masked newest frame of each step, [T, 84*scale, 84*scale, 3] uint8;
-    ``original`` puts the recorded HUD rows back (the score a labeler may ask to see)."""
-    frames = np.asarray(clip.obs)[:, -1]
-    if original and clip.states is not None:
-        frames = restore_hud(frames, np.asarray(clip.states), GAMES[spec.name])
-    frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
-    return np.repeat(frames[..., None], 3, axis=-1)
-
-
 class AtariMediaLogger(MediaLogger):
     """``MediaLogger`` for Atari: GIFs of masked frames (what the agent and reward model see)."""
 
@@ -136,7 +126,7 @@ class AtariMediaLogger(MediaLogger):
         a, b = self.loop.clip(last.clip_a), self.loop.clip(last.clip_b)
         p = self.loop.predicted_preference(a, b)
         answer = {1.0: "left better", 0.0: "right better", 0.5: "equal"}.get(last.value, f"{last.value:.2f}")
-        fa, fb = clip_frames(a, self.spec, scale=self.SCALE), clip_frames(b, self.spec, scale=self.SCALE)
+        fa, fb = atari_clip_frames(a, self.spec, scale=self.SCALE), atari_clip_frames(b, self.spec, scale=self.SCALE)
         gap = np.zeros((len(fa), fa.shape[1], 4, 3), np.uint8)
         frames = annotate(np.concatenate([fa, gap, fb], axis=2), f"q{last.query_id}: {answer} P(left)={p:.2f}")
         add_gif(self.writer, "clips/latest_query", frames, self.fps, step)

@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "report.md and learning curves under <runs-dir>/bench/<name>/.")
     _add_train_flags(bench)
     bench.add_argument("--suite", default=None,
-                       help="a suite: mujoco-quick (about an hour on 2 cores), paper-mujoco, selection, teachers; "
+                       help="a suite: mujoco-quick (about an hour on 2 cores), paper-mujoco, selection, teachers, "
+                            "paper-atari (7 games x 3,300/5,500/10,000 labels, 10M steps, 3 seeds: a GPU's work); "
                             "without one: --env at --labels against true-reward PPO")
     bench.add_argument("--seeds", type=_positive_int, default=None,
                        help="number of seeds (0..N-1); default: the suite's (1 without a suite)")
@@ -186,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("--labeler", default=os.environ.get("USER", "human"),
                        help="your name, recorded with each answer; default %(default)s")
     label.add_argument("--max-answers", type=_positive_int, default=None, help="close after this many answers")
+    label.add_argument("--original", action="store_true",
+                       help="Atari: show the clips with their score area (hidden from the agent and the reward "
+                            "model; a person judging behaviour should not need it)")
     ev = sub.add_parser("eval", help="evaluate a run's policy on the true reward",
                         description="Evaluate a finished (or checkpointed) run's policy on the true reward and "
                                     "write eval.json in the run folder.")
@@ -223,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 n = export_labels(Path(args.run), Path(args.export))
                 print(f"exported {n} answers to {args.export}")
             else:
-                session = open_window(Path(args.run), labeler=args.labeler, max_answers=args.max_answers)
+                session = open_window(Path(args.run), labeler=args.labeler, max_answers=args.max_answers,
+                                      original=args.original)
                 print(f"answered {len(session.answered)} queries")
             return 0
         if args.command == "diagnose":

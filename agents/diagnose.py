@@ -39,6 +39,10 @@ def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = No
     cfg = load_run_config(run_dir)
     if cfg.reward == "true":
         raise ValueError(f"{run_dir}: a true-reward run has no reward model")
+    from envs.registry import get_task
+    if get_task(cfg.env).kind == "atari":
+        raise ValueError(f"{run_dir}: diagnose is for MuJoCo runs; an Atari run's reward/heldout_corr and "
+                         "reward/heldout_pair_acc are in its TensorBoard log")
     store = PreferenceStore(run_dir / "store", create=False)
     labels = store.labels()[-(clips // 2):]
     chosen = [store.load_clip(i) for label in labels for i in (label.clip_a, label.clip_b)]

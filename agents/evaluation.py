@@ -64,6 +64,12 @@ def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
         model = PPO.load(model_path, device="cpu")
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"{model_path}: unreadable policy ({type(exc).__name__}: {exc})") from None
+    if spec.kind == "atari":
+        from agents.atari_run import evaluate_atari
+        out = {"run": str(run_dir), "policy": str(model_path),
+               **evaluate_atari(model, spec, episodes, seed, cfg.sticky_actions, cfg.game_over_penalty)}
+        (run_dir / "eval.json").write_text(json.dumps(out, indent=2) + "\n")
+        return out
     norm = None
     norm_path = folder / "vecnormalize.pkl"
     if norm_path.is_file():

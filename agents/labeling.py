@@ -45,15 +45,35 @@ def mujoco_frames_for(spec: TaskSpec, stride: int, size: int = 200):
     return frames_for
 
 
+def atari_clip_frames(clip: Clip, spec: TaskSpec, original: bool = False, scale: int = 3) -> np.ndarray:
+    """What a person is shown of an Atari clip: the masked newest frame of each step (what the agent and
+    the reward model see), upscaled, [T, 84*scale, 84*scale, 3] uint8; ``original`` puts the recorded
+    HUD rows (score, counters) back."""
+    from envs.atari import GAMES, restore_hud
+
+    frames = np.asarray(clip.obs)[:, -1]
+    if original and clip.states is not None:
+        frames = restore_hud(frames, np.asarray(clip.states), GAMES[spec.name])
+    frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    return np.repeat(frames[..., None], 3, axis=-1)
+
+
 def open_window(run_dir: Path, labeler: str = "human", max_answers: int | None = None,
-                max_seconds: float | None = None):
-    """Open the window on ``run_dir``'s store until the person quits; return the session."""
+                max_seconds: float | None = None, original: bool = False):
+    """Open the window on ``run_dir``'s store until the person quits; return the session.
+
+    ``original``: Atari clips are shown with their score area (the agent never sees it)."""
     from ui.window import LabelWindow
 
     spec = _run_spec(run_dir)
     PreferenceStore(run_dir / "store", create=False).close()
     stride, fps = playback(spec)
-    window = LabelWindow(run_dir / "store", mujoco_frames_for(spec, stride), fps, labeler=labeler,
+    if spec.kind == "atari":
+        def frames_for(clip: Clip) -> np.ndarray:
+            return atari_clip_frames(clip, spec, original)
+    else:
+        frames_for = mujoco_frames_for(spec, stride)
+    window = LabelWindow(run_dir / "store", frames_for, fps, labeler=labeler,
                          title=f"prefrl: {run_dir.name}")
     return window.run(max_answers=max_answers, max_seconds=max_seconds)
 

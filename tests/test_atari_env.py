@@ -9,6 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from agents.atari_run import apply_atari_defaults
 from agents.atari_vec import make_atari_venv
 from agents.config import TrainConfig
+from agents.labeling import atari_clip_frames
 from agents.reward_wrapper import LearnedRewardVecEnv
 from envs.registry import TASKS, get_task
 from preference.clips import ClipRecorder
@@ -46,7 +47,12 @@ def test_losing_lives_and_games_never_ends_anything_for_the_agent_but_scores_are
             break
     assert len(episodes) >= 2 and list(wrapper.true_returns) == episodes
     assert recorder.total_clips > 0 and recorder.clips[0].obs.dtype == np.uint8
-    assert recorder.clips[0].states.shape == (25, 7, 84)  # the hidden HUD rows, for showing the original
+    clip = recorder.clips[0]
+    assert clip.states.shape == (25, 7, 84)  # the hidden HUD rows, for showing a person the original
+    shown = atari_clip_frames(clip, spec, original=False, scale=2)
+    assert shown.shape == (25, 168, 168, 3) and (shown[:, :14] == 0).all()
+    original = atari_clip_frames(clip, spec, original=True, scale=1)
+    assert (original[:, :7] > 0).any() and (original[:, 7:, :, 0] == clip.obs[:, -1, 7:]).all()
     venv.close()
 
 

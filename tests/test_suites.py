@@ -16,8 +16,9 @@ def test_suites_expand_to_the_papers_grid():
     assert {c.teacher for c in teachers} == {"oracle", "stoch", "mistake", "skip", "equal", "myopic"}
     assert {c.env for c in teachers} == {"Walker2d"} and {c.timesteps for c in teachers} == {5000}
     assert "mujoco-quick" in SUITES
-    with pytest.raises(ValueError, match="needs the Atari tasks"):
-        suite_cells("paper-atari", 1, None, None)
+    atari = suite_cells("paper-atari", seeds=None, env=None, timesteps=None)
+    assert len(atari) == 7 * 3 * (3 + 1)  # 7 games x 3 seeds x (3,300/5,500/10,000 labels + true-reward PPO)
+    assert {c.labels for c in atari} == {None, 3300, 5500, 10000}
     with pytest.raises(ValueError, match="unknown suite"):
         suite_cells("everything", 1, None, None)
 
