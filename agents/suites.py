@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing as mp
+import os
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -107,6 +108,8 @@ def _run_cell(cell: Cell, base: TrainConfig, folder: Path) -> dict[str, Any]:
         return {"cell": cell.name, **asdict(cell), **result, "status": "done"}
     except Exception as exc:  # noqa: BLE001 - a failed cell is reported and the rest go on
         (folder / f"{cell.name}.error.txt").write_text(traceback.format_exc())
+        if _IN_POOL_WORKER and type(exc).__name__ == "Interrupted":
+            os._exit(130)  # stopped by a signal (Ctrl-C, or the bench died): take no further cell
         return {"cell": cell.name, **asdict(cell), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
 
@@ -128,11 +131,28 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, exe
         for c in todo:
             rows.append(_report_progress(_run_cell(c, base, folder)))
     else:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_stop_with_parent) as pool:
             futures = [pool.submit(_run_cell, c, base, folder) for c in todo]
             for f in as_completed(futures):
                 rows.append(_report_progress(f.result()))
     return rows
+
+
+_IN_POOL_WORKER = False
+
+
+def _stop_with_parent() -> None:
+    """In a worker: get SIGTERM when the bench process dies (even by SIGKILL), so that the cell
+    checkpoints and stops instead of running on as an orphan (Linux; elsewhere a no-op)."""
+    global _IN_POOL_WORKER
+    _IN_POOL_WORKER = True
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _run_on_ray(cells: list[Cell], base: TrainConfig, folder: Path, workers: int,

@@ -57,3 +57,39 @@ def test_the_ray_executor_runs_cells_on_a_local_ray_instance(tmp_path):
         ray.shutdown()
     assert [r["status"] for r in rows] == ["done"]
     assert (tmp_path / "cells" / "Reacher__true__s0" / "result.json").exists()
+
+
+def test_workers_stop_when_the_bench_process_dies(tmp_path):
+    """A bench killed outright (kill -9) leaves no worker running on as an orphan."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "MUJOCO_GL": "egl", "PYTHONPATH": str(root)}
+    bench = subprocess.Popen([sys.executable, "-m", "agents.cli", "bench", "--suite", "mujoco-quick",
+                              "--timesteps", "100000", "--workers", "2", "--runs-dir", str(tmp_path),
+                              "--name", "k", "--quiet"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(bench.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(tmp_path.glob("bench/k/cells/*/tb")):
+        time.sleep(0.5)
+    workers = children()
+    assert workers, "the bench started no worker process"
+    bench.send_signal(signal.SIGKILL)
+    bench.wait()
+    deadline = time.time() + 60
+    alive = workers
+    while alive and time.time() < deadline:
+        time.sleep(0.5)
+        alive = [p for p in workers if os.path.exists(f"/proc/{p}") and
+                 open(f"/proc/{p}/stat").read().split()[2] != "Z"]
+    assert not alive, f"workers {alive} still running after the bench died"
