@@ -107,9 +107,11 @@ def _run_cell(cell: Cell, base: TrainConfig, folder: Path) -> dict[str, Any]:
             result = train(cell.config(base), run_dir=run_dir, force=True).result
         return {"cell": cell.name, **asdict(cell), **result, "status": "done"}
     except Exception as exc:  # noqa: BLE001 - a failed cell is reported and the rest go on
+        if type(exc).__name__ == "Interrupted":  # stopped by a signal: the bench stops, the cell resumes later
+            if _IN_POOL_WORKER:
+                os._exit(130)  # take no further cell (the bench is stopping or dead)
+            raise
         (folder / f"{cell.name}.error.txt").write_text(traceback.format_exc())
-        if _IN_POOL_WORKER and type(exc).__name__ == "Interrupted":
-            os._exit(130)  # stopped by a signal (Ctrl-C, or the bench died): take no further cell
         return {"cell": cell.name, **asdict(cell), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
 
