@@ -133,6 +133,8 @@ class TrainConfig:
             raise ValueError(f"--fit-rate must be >= 0, got {self.fit_rate}")
         if self.eval_episodes < 0:
             raise ValueError(f"--eval-episodes must be >= 0, got {self.eval_episodes}")
+        if self.reward_inputs not in ("obs+act", "obs"):
+            raise ValueError(f"--reward-inputs must be obs+act or obs, got {self.reward_inputs!r}")
         if self.clip_seconds <= 0:
             raise ValueError(f"--clip-seconds must be positive, got {self.clip_seconds}")
         if not 0.0 < self.initial_fraction < 1.0:
@@ -145,8 +147,6 @@ class TrainConfig:
     def load(cls, path: Path) -> "TrainConfig":
         data = json.loads(path.read_text())
         known = {f.name for f in fields(cls)}
-        if self.reward_inputs not in ("obs+act", "obs"):
-            raise ValueError(f"--reward-inputs must be obs+act or obs, got {self.reward_inputs!r}")
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
