@@ -249,8 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agents.evaluation import evaluate_run
             out = evaluate_run(Path(args.run), args.episodes, args.seed)
             print(f"true return {out['true_return_mean']:.1f} +- {out['true_return_std']:.1f} over "
-                  f"{args.episodes} episodes (oracle return {out['oracle_return_mean']:.1f}); "
-                  f"written to {Path(args.run) / 'eval.json'}")
+                  f"{args.episodes} episodes (oracle return {out['oracle_return_mean']:.1f}"
+                  + (f", unhealthy {out['oracle_unhealthy_fraction']:.0%} of steps, first at step "
+                     f"{out['oracle_first_unhealthy_step']:.0f}" if "oracle_unhealthy_fraction" in out else "")
+                  + f"); written to {Path(args.run) / 'eval.json'}")
             return 0
         if args.command == "bench" and args.report:
             from pathlib import Path

@@ -15,16 +15,19 @@ from envs.mujoco import DEFAULT_PENALTY, make_mujoco_env, make_standard_env
 from envs.registry import TaskSpec
 
 
-def _episode_return(env, model: PPO, norm: VecNormalize | None, seed: int, key: str | None) -> float:
+def _episode(env, model: PPO, norm: VecNormalize | None, seed: int, key: str | None) -> tuple[float, np.ndarray]:
+    """One deterministic episode: its return and the per-step ``info["unhealthy"]`` flags [T] (all
+    False where the env has none)."""
     obs, _ = env.reset(seed=seed)
-    total, done = 0.0, False
+    total, done, unhealthy = 0.0, False, []
     while not done:
         x = norm.normalize_obs(obs[None]) if norm is not None else obs[None]
         action, _ = model.predict(x, deterministic=True)
         obs, reward, terminated, truncated, info = env.step(action[0])
         total += float(info[key]) if key else float(reward)
+        unhealthy.append(bool(info.get("unhealthy", False)))
         done = terminated or truncated
-    return total
+    return total, np.array(unhealthy)
 
 
 def evaluate(model: PPO, norm: VecNormalize | None, spec: TaskSpec, episodes: int, seed: int,
@@ -34,17 +37,24 @@ def evaluate(model: PPO, norm: VecNormalize | None, spec: TaskSpec, episodes: in
     ``true_return_*``: the unmodified gymnasium task's episodic return (early termination and
     control cost included), comparable to published numbers such as rl-zoo's.
     ``oracle_return_*``: the return the oracle judges (fixed-length episodes, no control cost,
-    penalty in unhealthy states).
+    penalty in unhealthy states); ``oracle_unhealthy_fraction`` and ``oracle_first_unhealthy_step``
+    (mean over episodes; the episode length where a policy never leaves the healthy range) say how
+    the policy earns it, e.g. whether a low gym-task return comes from a fall or from brief
+    excursions out of the healthy range that gymnasium ends the episode for.
     """
     if episodes == 0:
         return {"eval_episodes": 0}
     out: dict[str, Any] = {"eval_episodes": episodes}
     for name, env, key in (("true_return", make_standard_env(spec), None),
                            ("oracle_return", make_mujoco_env(spec, penalty), "true_reward")):
-        returns = [_episode_return(env, model, norm, seed + i, key) for i in range(episodes)]
+        runs = [_episode(env, model, norm, seed + i, key) for i in range(episodes)]
         env.close()
+        returns = [r for r, _ in runs]
         out[f"{name}_mean"] = float(np.mean(returns))
         out[f"{name}_std"] = float(np.std(returns))
+    flags = [u for _, u in runs]  # the oracle's fixed-length episodes
+    out["oracle_unhealthy_fraction"] = float(np.mean([u.mean() for u in flags]))
+    out["oracle_first_unhealthy_step"] = float(np.mean([np.argmax(u) if u.any() else len(u) for u in flags]))
     return out
 
 

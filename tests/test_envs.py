@@ -66,3 +66,22 @@ def test_lookup_by_name_or_gym_id_and_unknown_task():
     assert get_task("Walker2d-v5").name == "Walker2d"
     with pytest.raises(UnknownTaskError, match="unknown task 'Nope'"):
         get_task("Nope")
+
+
+def test_evaluation_reports_how_the_policy_leaves_the_healthy_range():
+    from agents.evaluation import evaluate
+    from envs.mujoco import make_mujoco_env
+
+    class StillPolicy:  # zero torque: the hopper topples over and stays down
+        def predict(self, obs, deterministic=True):
+            return np.zeros((len(obs), 3), np.float32), None
+
+    spec = get_task("Hopper")
+    out = evaluate(StillPolicy(), None, spec, episodes=1, seed=7)
+    env = make_mujoco_env(spec)
+    env.reset(seed=7)
+    flags = [env.step(np.zeros(3, np.float32))[4]["unhealthy"] for _ in range(spec.episode_steps)]
+    first = flags.index(True)
+    assert 0 < first < 200 and all(flags[first:])  # known: it falls once, for good
+    assert out["oracle_first_unhealthy_step"] == first
+    assert out["oracle_unhealthy_fraction"] == pytest.approx(1 - first / spec.episode_steps)
