@@ -12,6 +12,16 @@ import numpy as np
 from agents.config import TrainConfig
 
 
+def return_ratio(learned: float, baseline: float) -> float | None:
+    """learned / baseline; None where the baseline return is not positive (Reacher's returns are all
+    negative: a ratio there would reward the worse agent with a larger number)."""
+    return learned / baseline if baseline == baseline and baseline > 0 else None
+
+
+def _fmt_ratio(r: float | None) -> str:
+    return "n/a (baseline return <= 0)" if r is None else f"{r:.3f}"
+
+
 def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     """Mean over seeds per reward mode, the return ratio and the throughput ratio, as JSON and markdown."""
     by = {mode: [r for r in rows if r["reward"] == mode] for mode in ("preferences", "true")}
@@ -28,8 +38,8 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     s["preferences.reward_val_acc"] = mean("preferences", "reward_val_acc")
     s["preferences.reward_heldout_corr"] = mean("preferences", "reward_heldout_corr")
     s["preferences.fit_seconds"] = mean("preferences", "fit_seconds")
-    s["return_ratio"] = s["preferences.true_return_mean"] / s["true.true_return_mean"]
-    s["oracle_return_ratio"] = s["preferences.oracle_return_mean"] / s["true.oracle_return_mean"]
+    s["return_ratio"] = return_ratio(s["preferences.true_return_mean"], s["true.true_return_mean"])
+    s["oracle_return_ratio"] = return_ratio(s["preferences.oracle_return_mean"], s["true.oracle_return_mean"])
     s["throughput_ratio"] = s["preferences.steps_per_sec"] / s["true.steps_per_sec"]
     lines = [
         f"### {s['env']}: {s['label_budget']} synthetic labels vs true reward, "
@@ -44,8 +54,8 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
         lines.append(f"| {r['reward']} | {r['seed']} | {r['true_return_mean']:.1f} +- {r['true_return_std']:.1f} "
                      f"| {r['oracle_return_mean']:.1f} | {r['steps_per_sec']:.0f} | {acc} | {corr} |")
     lines += ["",
-              f"- return ratio (learned / true reward, gym task return): **{s['return_ratio']:.3f}**",
-              f"- oracle-return ratio: {s['oracle_return_ratio']:.3f}",
+              f"- return ratio (learned / true reward, gym task return): **{_fmt_ratio(s['return_ratio'])}**",
+              f"- oracle-return ratio: {_fmt_ratio(s['oracle_return_ratio'])}",
               f"- throughput ratio (steps/s learned / true, fitting and labeling included): "
               f"**{s['throughput_ratio']:.3f}**", ""]
     return s, "\n".join(lines)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.benchmark import return_ratio
 from agents.config import TrainConfig
 
 
@@ -143,6 +144,14 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, exe
 _IN_POOL_WORKER = False
 
 
+def _ratio_cell(labels: int | None, ratio: float | None, base_mean: float) -> str:
+    if labels is None:
+        return ""
+    if ratio is None:
+        return "n/a: baseline return <= 0" if base_mean == base_mean else "no baseline"
+    return f"{ratio:.2f}"
+
+
 def _stop_with_parent() -> None:
     """In a worker: get SIGTERM when the bench process dies (even by SIGKILL), so that the cell
     checkpoints and stops instead of running on as an orphan (Linux; elsewhere a no-op)."""
@@ -237,12 +246,12 @@ def write_report(out: Path) -> Path:
                 lines.append(f"| {env} | | {labels or 'true reward'} | {sel} | {teacher} | 0/{len(g)} | not run | |")
                 continue
             mean, std = float(np.mean(done)), float(np.std(done))
-            ratio = mean / base_mean if labels is not None and base_mean == base_mean and base_mean != 0 else None
+            ratio = return_ratio(mean, base_mean) if labels is not None else None
             if ratio is not None:
                 ratios.setdefault(f"{labels}-{sel}-{teacher}", []).append(ratio)
             lines.append(f"| {env} | {g[0]['timesteps']:,} | {labels or 'true reward (PPO)'} | {sel} | {teacher} | "
                          f"{len(done)}/{len(g)} | {mean:.1f} +- {std:.1f} | "
-                         f"{'' if ratio is None else f'{ratio:.2f}'} |")
+                         f"{_ratio_cell(labels, ratio, base_mean)} |")
     if ratios:
         lines += ["", "Mean ratio across tasks: " + ", ".join(
             f"{k}: **{np.mean(v):.2f}** ({len(v)} tasks)" for k, v in sorted(ratios.items()))]

@@ -43,6 +43,8 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     assert (report.read_text(), (tmp_path / "results.csv").read_text()) == first  # rebuilt identically
     text = first[0]
     assert "| Reacher | 1,024 | 20 | random | oracle | 1/1 |" in text and "Nope__true__s0 (failed" in text
+    # Reacher's returns are negative: no ratio, and nothing for the mean across tasks
+    assert "n/a: baseline return <= 0" in text and "Mean ratio" not in text
     png = tmp_path / "curves_Reacher.png"
     assert png.exists() and png.stat().st_size > 5000
     rows = collect_rows(tmp_path)
@@ -93,3 +95,12 @@ def test_workers_stop_when_the_bench_process_dies(tmp_path):
         alive = [p for p in workers if os.path.exists(f"/proc/{p}") and
                  open(f"/proc/{p}/stat").read().split()[2] != "Z"]
     assert not alive, f"workers {alive} still running after the bench died"
+
+
+def test_return_ratio_needs_a_positive_baseline():
+    from agents.benchmark import return_ratio
+
+    assert return_ratio(800.0, 1000.0) == pytest.approx(0.8)
+    assert return_ratio(-50.0, 1000.0) == pytest.approx(-0.05)
+    assert return_ratio(-100.9, -39.0) is None  # a worse agent must not score 2.59
+    assert return_ratio(10.0, float("nan")) is None
