@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from preference.reward_model import LEAK
+from preference.reward_model import LEAK, NormalizedEnsemble
 
 FRAME_SHAPE = (4, 84, 84)
 
@@ -85,7 +85,7 @@ def unpack(packed: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     return frames[index]
 
 
-class CnnRewardEnsemble(nn.Module):
+class CnnRewardEnsemble(NormalizedEnsemble):
     """``n_members`` reward CNNs with per-member normalization and l2 coefficients.
 
     Example:
@@ -95,23 +95,11 @@ class CnnRewardEnsemble(nn.Module):
 
     def __init__(self, n_members: int = 3, target_std: float = 0.05, init_l2: float = 1e-3,
                  device: str | torch.device = "cpu", seed: int = 0, infer_batch: int = 256):
-        super().__init__()
-        self.target_std = target_std
+        super().__init__(RewardCNN, n_members, target_std, init_l2, seed)
         self.infer_batch = infer_batch
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            self.members = nn.ModuleList(RewardCNN() for _ in range(n_members))
-        self.register_buffer("l2_coef", torch.full((n_members,), float(init_l2)))
-        self.register_buffer("member_mean", torch.zeros(n_members))
-        self.register_buffer("member_std", torch.ones(n_members))
-        self.register_buffer("scale", torch.ones(()))
         self.device_ = torch.device(device)
         self.to(self.device_)
         self.refresh()
-
-    @property
-    def n_members(self) -> int:
-        return len(self.members)
 
     def inputs(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
         """The predictor's input for steps: the frames themselves, [..., 4, 84, 84] uint8 (no copy)."""
@@ -127,13 +115,6 @@ class CnnRewardEnsemble(nn.Module):
 
     def set_input_stats(self, x: np.ndarray) -> None:
         """Frames are scaled to [0, 1] inside each member; nothing to standardize."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalized ensemble reward of the live members: x [..., 4, 84, 84] -> [...]."""
-        raw = self.member_rewards(x)
-        shape = (-1,) + (1,) * (raw.dim() - 1)
-        z = (raw - self.member_mean.view(shape)) / self.member_std.view(shape)
-        return z.mean(0) * self.scale
 
     # -- inference on a frozen copy -------------------------------------------------------
     @torch.no_grad()
@@ -180,10 +161,7 @@ class CnnRewardEnsemble(nn.Module):
         self.eval()
         raw = torch.cat([self.member_rewards(torch.as_tensor(x[i:i + self.infer_batch], device=self.device_))
                          for i in range(0, len(x), self.infer_batch)], 1)
-        self.member_mean.copy_(raw.mean(1))
-        self.member_std.copy_(raw.std(1).clamp_min(1e-6))
-        z = ((raw - self.member_mean[:, None]) / self.member_std[:, None]).mean(0)
-        self.scale.fill_(self.target_std / float(z.std().clamp_min(1e-6)))
+        self.set_normalization(raw)
         self.refresh()
 
     # -- persistence ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ the mean of the members after each is normalized independently, rescaled to std 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -47,7 +48,47 @@ class RewardMLP(nn.Module):
         return sum((m.weight ** 2).sum() for m in self.net if isinstance(m, nn.Linear))
 
 
-class RewardEnsemble(nn.Module):
+class NormalizedEnsemble(nn.Module):
+    """What every reward ensemble shares: ``n_members`` seeded members, an l2 coefficient each, and
+    r̂ as the mean of the members after each is normalized (mean 0, std 1), rescaled to std
+    ``target_std``. Subclasses define ``member_rewards`` (raw rewards [M, ...]) and ``refresh``."""
+
+    def __init__(self, make_member: Callable[[], nn.Module], n_members: int, target_std: float,
+                 init_l2: float, seed: int):
+        super().__init__()
+        self.target_std = target_std
+        with torch.random.fork_rng():  # seeded initialization that leaves the global generator alone
+            torch.manual_seed(seed)
+            self.members = nn.ModuleList(make_member() for _ in range(n_members))
+        self.register_buffer("l2_coef", torch.full((n_members,), float(init_l2)))
+        self.register_buffer("member_mean", torch.zeros(n_members))
+        self.register_buffer("member_std", torch.ones(n_members))
+        self.register_buffer("scale", torch.ones(()))
+
+    @property
+    def n_members(self) -> int:
+        return len(self.members)
+
+    def member_rewards(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalized ensemble reward r̂: x [..., *input] -> [...]."""
+        raw = self.member_rewards(x)
+        shape = (-1,) + (1,) * (raw.dim() - 1)
+        z = (raw - self.member_mean.view(shape)) / self.member_std.view(shape)
+        return z.mean(0) * self.scale
+
+    @torch.no_grad()
+    def set_normalization(self, raw: torch.Tensor) -> None:
+        """Each member's mean/std and the output scale from raw member rewards on sample steps, [M, N]."""
+        self.member_mean.copy_(raw.mean(1))
+        self.member_std.copy_(raw.std(1).clamp_min(1e-6))
+        z = ((raw - self.member_mean[:, None]) / self.member_std[:, None]).mean(0)
+        self.scale.fill_(self.target_std / float(z.std().clamp_min(1e-6)))
+
+
+class RewardEnsemble(NormalizedEnsemble):
     """``n_members`` reward MLPs with per-member normalization and l2 coefficients.
 
     ``predict`` is the hot path called on every env step: on CPU it runs a numpy snapshot of the
@@ -58,26 +99,14 @@ class RewardEnsemble(nn.Module):
     def __init__(self, obs_dim: int, act_dim: int, n_members: int = 3, hidden: tuple[int, ...] = (64, 64),
                  target_std: float = 1.0, init_l2: float = 1e-2, device: str | torch.device = "cpu",
                  seed: int = 0):
-        super().__init__()
-        self.obs_dim, self.act_dim = obs_dim, act_dim
-        self.in_dim = obs_dim + act_dim
-        self.target_std = target_std
-        with torch.random.fork_rng():  # seeded initialization that leaves the global generator alone
-            torch.manual_seed(seed)
-            self.members = nn.ModuleList(RewardMLP(self.in_dim, hidden) for _ in range(n_members))
-        self.register_buffer("l2_coef", torch.full((n_members,), float(init_l2)))
-        self.register_buffer("member_mean", torch.zeros(n_members))
-        self.register_buffer("member_std", torch.ones(n_members))
-        self.register_buffer("scale", torch.ones(()))
+        in_dim = obs_dim + act_dim
+        super().__init__(lambda: RewardMLP(in_dim, hidden), n_members, target_std, init_l2, seed)
+        self.obs_dim, self.act_dim, self.in_dim = obs_dim, act_dim, in_dim
         self.register_buffer("in_mean", torch.zeros(self.in_dim))
         self.register_buffer("in_std", torch.ones(self.in_dim))
         self.device_ = torch.device(device)
         self.to(self.device_)
         self.refresh()
-
-    @property
-    def n_members(self) -> int:
-        return len(self.members)
 
     def inputs(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
         """Concatenate obs [..., obs_dim] and acts [..., act_dim] -> [..., in_dim] float32.
@@ -118,13 +147,6 @@ class RewardEnsemble(nn.Module):
                 first.weight.mul_(std / self.in_std)
         self.in_mean.copy_(mean)
         self.in_std.copy_(std)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalized ensemble reward r̂: x [..., in_dim] -> [...]."""
-        raw = self.member_rewards(x)
-        shape = (-1,) + (1,) * (raw.dim() - 1)
-        z = (raw - self.member_mean.view(shape)) / self.member_std.view(shape)
-        return z.mean(0) * self.scale
 
     # -- fast inference ------------------------------------------------------------------
     def refresh(self) -> None:
@@ -197,12 +219,7 @@ class RewardEnsemble(nn.Module):
     def normalize(self, x: np.ndarray) -> None:
         """Set each member's mean/std and the output scale from sample inputs x [N, in_dim]."""
         t = torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device_)
-        raw = self.member_rewards(t)
-        self.member_mean.copy_(raw.mean(1))
-        self.member_std.copy_(raw.std(1).clamp_min(1e-6))
-        self.scale.fill_(1.0)
-        z = ((raw - self.member_mean[:, None]) / self.member_std[:, None]).mean(0)
-        self.scale.fill_(self.target_std / float(z.std().clamp_min(1e-6)))
+        self.set_normalization(self.member_rewards(t))
         self.refresh()
 
     # -- persistence ---------------------------------------------------------------------
