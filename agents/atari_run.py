@@ -118,18 +118,9 @@ class AtariMediaLogger(MediaLogger):
         super().__init__(writer, spec, every, loop)
         self.sticky, self.game_penalty = sticky, penalty
 
-    def log_query(self, step: int) -> None:
-        labels = self.loop.store.labels()
-        if not labels:
-            return
-        last = labels[-1]
-        a, b = self.loop.clip(last.clip_a), self.loop.clip(last.clip_b)
-        p = self.loop.predicted_preference(a, b)
-        answer = {1.0: "left better", 0.0: "right better", 0.5: "equal"}.get(last.value, f"{last.value:.2f}")
-        fa, fb = atari_clip_frames(a, self.spec, scale=self.SCALE), atari_clip_frames(b, self.spec, scale=self.SCALE)
-        gap = np.zeros((len(fa), fa.shape[1], 4, 3), np.uint8)
-        frames = annotate(np.concatenate([fa, gap, fb], axis=2), f"q{last.query_id}: {answer} P(left)={p:.2f}")
-        add_gif(self.writer, "clips/latest_query", frames, self.fps, step)
+    def clip_frames(self, clip: Clip) -> np.ndarray:
+        """The masked frames, as the agent and the reward model see them."""
+        return atari_clip_frames(clip, self.spec, scale=self.SCALE)
 
     def log_episode(self, step: int, model: PPO, norm: VecNormalize | None) -> None:
         """One game of the current policy (cut at 4,000 steps), its score and a GIF (every 4th frame, at most 500)."""

@@ -10,6 +10,7 @@ from torch.utils.tensorboard import SummaryWriter
 from agents.tb import add_gif, annotate, scatter_figure
 from envs.mujoco import DEFAULT_PENALTY, make_mujoco_env
 from envs.registry import TaskSpec
+from preference.clips import Clip
 from preference.loop import PreferenceLoop
 
 SIZE = 96
@@ -51,15 +52,19 @@ class MediaLogger:
             return
         last = labels[-1]
         a, b = self.loop.clip(last.clip_a), self.loop.clip(last.clip_b)
-        if a.states is None or b.states is None:
+        fa, fb = self.clip_frames(a), self.clip_frames(b)
+        if fa is None or fb is None:
             return
         p = self.loop.predicted_preference(a, b)
         answer = {1.0: "left better", 0.0: "right better", 0.5: "equal"}.get(last.value, f"{last.value:.2f}")
-        fa, fb = self._render(a.states), self._render(b.states)
         n = min(len(fa), len(fb))
-        frames = np.concatenate([fa[:n], np.zeros((n, SIZE, 4, 3), np.uint8), fb[:n]], axis=2)
+        frames = np.concatenate([fa[:n], np.zeros((n, fa.shape[1], 4, 3), np.uint8), fb[:n]], axis=2)
         frames = annotate(frames, f"q{last.query_id} {last.source}: {answer}  model P(left)={p:.2f}")
         add_gif(self.writer, "clips/latest_query", frames, self.fps, step)
+
+    def clip_frames(self, clip: Clip) -> np.ndarray | None:
+        """What the query GIF shows of a clip, [T, H, W, 3] uint8 (None: nothing to render)."""
+        return None if clip.states is None else self._render(clip.states)
 
     def log_scatter(self, step: int) -> None:
         if self.loop.heldout is None:
