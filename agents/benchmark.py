@@ -18,8 +18,12 @@ def return_ratio(learned: float, baseline: float) -> float | None:
     return learned / baseline if baseline == baseline and baseline > 0 else None
 
 
-def _fmt_ratio(r: float | None) -> str:
-    return "n/a (baseline return <= 0)" if r is None else f"{r:.3f}"
+def format_ratio(learned: float, baseline: float, digits: int = 3) -> str:
+    """``return_ratio`` for a table: the number, or why there is none."""
+    r = return_ratio(learned, baseline)
+    if r is not None:
+        return f"{r:.{digits}f}"
+    return "n/a: baseline return <= 0" if baseline == baseline else "no baseline"
 
 
 def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
@@ -54,8 +58,8 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
         lines.append(f"| {r['reward']} | {r['seed']} | {r['true_return_mean']:.1f} +- {r['true_return_std']:.1f} "
                      f"| {r['oracle_return_mean']:.1f} | {r['steps_per_sec']:.0f} | {acc} | {corr} |")
     lines += ["",
-              f"- return ratio (learned / true reward, gym task return): **{_fmt_ratio(s['return_ratio'])}**",
-              f"- oracle-return ratio: {_fmt_ratio(s['oracle_return_ratio'])}",
+              f"- return ratio (learned / true reward, gym task return): **{format_ratio(s['preferences.true_return_mean'], s['true.true_return_mean'])}**",
+              f"- oracle-return ratio: {format_ratio(s['preferences.oracle_return_mean'], s['true.oracle_return_mean'])}",
               f"- throughput ratio (steps/s learned / true, fitting and labeling included): "
               f"**{s['throughput_ratio']:.3f}**", ""]
     return s, "\n".join(lines)

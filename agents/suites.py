@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.benchmark import return_ratio
+from agents.benchmark import format_ratio, return_ratio
 from agents.config import TrainConfig
 
 
@@ -144,14 +144,6 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, exe
 _IN_POOL_WORKER = False
 
 
-def _ratio_cell(labels: int | None, ratio: float | None, base_mean: float) -> str:
-    if labels is None:
-        return ""
-    if ratio is None:
-        return "n/a: baseline return <= 0" if base_mean == base_mean else "no baseline"
-    return f"{ratio:.2f}"
-
-
 def _stop_with_parent() -> None:
     """In a worker: get SIGTERM when the bench process dies (even by SIGKILL), so that the cell
     checkpoints and stops instead of running on as an orphan (Linux; elsewhere a no-op)."""
@@ -251,7 +243,7 @@ def write_report(out: Path) -> Path:
                 ratios.setdefault(f"{labels}-{sel}-{teacher}", []).append(ratio)
             lines.append(f"| {env} | {g[0]['timesteps']:,} | {labels or 'true reward (PPO)'} | {sel} | {teacher} | "
                          f"{len(done)}/{len(g)} | {mean:.1f} +- {std:.1f} | "
-                         f"{_ratio_cell(labels, ratio, base_mean)} |")
+                         f"{'' if labels is None else format_ratio(mean, base_mean, 2)} |")
     if ratios:
         lines += ["", "Mean ratio across tasks: " + ", ".join(
             f"{k}: **{np.mean(v):.2f}** ({len(v)} tasks)" for k, v in sorted(ratios.items()))]
