@@ -45,14 +45,15 @@ def evaluate(model: PPO, norm: VecNormalize | None, spec: TaskSpec, episodes: in
     if episodes == 0:
         return {"eval_episodes": 0}
     out: dict[str, Any] = {"eval_episodes": episodes}
+    runs: dict[str, list[tuple[float, np.ndarray]]] = {}
     for name, env, key in (("true_return", make_standard_env(spec), None),
                            ("oracle_return", make_mujoco_env(spec, penalty), "true_reward")):
-        runs = [_episode(env, model, norm, seed + i, key) for i in range(episodes)]
+        runs[name] = [_episode(env, model, norm, seed + i, key) for i in range(episodes)]
         env.close()
-        returns = [r for r, _ in runs]
+        returns = [r for r, _ in runs[name]]
         out[f"{name}_mean"] = float(np.mean(returns))
         out[f"{name}_std"] = float(np.std(returns))
-    flags = [u for _, u in runs]  # the oracle's fixed-length episodes
+    flags = [u for _, u in runs["oracle_return"]]  # the oracle's fixed-length episodes
     out["oracle_unhealthy_fraction"] = float(np.mean([u.mean() for u in flags]))
     out["oracle_first_unhealthy_step"] = float(np.mean([np.argmax(u) if u.any() else len(u) for u in flags]))
     return out
