@@ -140,15 +140,7 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
         ensemble = RewardEnsemble(obs_dim, reward_act_dim, cfg.ensemble_size, target_std=1.0, device=device,
                                   seed=cfg.seed)
         trainer = EnsembleTrainer(ensemble, FitConfig(), np.random.default_rng(cfg.seed + 1))
-        loop = PreferenceLoop(
-            ensemble, trainer, store, schedule, recorder,
-            LoopConfig(selection=cfg.selection, fit_every=cfg.fit_every, fit_epochs=cfg.fit_epochs,
-                       pretrain_epochs=cfg.pretrain_epochs, candidate_clips=cfg.candidate_clips,
-                       async_fit=cfg.async_fit and device.type == "cpu", labeler=cfg.labeler,
-                       oracle_after=cfg.oracle_after, normalize_on=cfg.normalize_on),
-            np.random.default_rng(cfg.seed), SimulatedTeacher(cfg.teacher, np.random.default_rng(cfg.seed + 3)))
-    if loop is not None:
-        loop.cfg.label_per_steps = cfg.fit_rate
+        loop = _preference_loop(cfg, device, ensemble, trainer, store, schedule, recorder)
     wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder,
                                   clip_true=spec.kind == "atari")
     ppo_env = VecNormalize(wrapper, gamma=ppo_kwargs.get("gamma", 0.99)) if spec.normalize else wrapper
@@ -161,14 +153,22 @@ def _atari_loop(cfg: TrainConfig, device: torch.device, store: PreferenceStore, 
     ensemble = CnnRewardEnsemble(cfg.ensemble_size, target_std=0.05, device=device, seed=cfg.seed)
     fit_cfg = FitConfig(normalize_inputs=False, buffer=ATARI_BUFFER, eval_max=300 if device.type == "cpu" else None)
     trainer = EnsembleTrainer(ensemble, fit_cfg, np.random.default_rng(cfg.seed + 1))
-    return PreferenceLoop(
-        ensemble, trainer, store, schedule, recorder,
-        LoopConfig(selection=cfg.selection, fit_every=cfg.fit_every, fit_epochs=cfg.fit_epochs,
-                   pretrain_epochs=cfg.pretrain_epochs, candidate_clips=cfg.candidate_clips,
-                   async_fit=cfg.async_fit and device.type == "cpu", labeler=cfg.labeler,
-                   oracle_after=cfg.oracle_after, normalize_on=cfg.normalize_on, clip_cache=600,
-                   heldout_clips=40, norm_clips=80),
-        np.random.default_rng(cfg.seed), SimulatedTeacher(cfg.teacher, np.random.default_rng(cfg.seed + 3)))
+    return _preference_loop(cfg, device, ensemble, trainer, store, schedule, recorder,
+                            clip_cache=600, heldout_clips=40, norm_clips=80)
+
+
+def _preference_loop(cfg: TrainConfig, device: torch.device, ensemble, trainer: EnsembleTrainer,
+                     store: PreferenceStore, schedule: LabelSchedule, recorder: ClipRecorder,
+                     **loop_settings: Any) -> PreferenceLoop:
+    """The loop around a reward ensemble, with the run's labeling and fitting settings (plus the
+    task kind's ``loop_settings``)."""
+    loop_cfg = LoopConfig(selection=cfg.selection, fit_every=cfg.fit_every, fit_epochs=cfg.fit_epochs,
+                          pretrain_epochs=cfg.pretrain_epochs, candidate_clips=cfg.candidate_clips,
+                          label_per_steps=cfg.fit_rate, async_fit=cfg.async_fit and device.type == "cpu",
+                          labeler=cfg.labeler, oracle_after=cfg.oracle_after, normalize_on=cfg.normalize_on,
+                          **loop_settings)
+    return PreferenceLoop(ensemble, trainer, store, schedule, recorder, loop_cfg, np.random.default_rng(cfg.seed),
+                          SimulatedTeacher(cfg.teacher, np.random.default_rng(cfg.seed + 3)))
 
 
 def _log_loop(logger, loop: PreferenceLoop | None, step: int) -> None:
