@@ -26,16 +26,24 @@ class NoScoreMujoco(gym.Wrapper):
     True reward = env reward - control cost term - ``unhealthy_penalty`` on every step in a state
     where the gymnasium task would have terminated. The episode runs on to its fixed length.
 
+    With ``reset_on_fall`` (the pendulums, whose fallen pole can never rise again) the step that falls
+    is shown and charged as above, and the next step starts from a fresh start state underneath, as the
+    emulator does in Atari: no done, and the episode keeps its fixed length. Every clip then shows
+    balancing, not a pole lying still.
+
     Example:
         >>> env = NoScoreMujoco(gym.make("Hopper-v5", terminate_when_unhealthy=False), penalty=1.0)
     """
 
-    def __init__(self, env: gym.Env, unhealthy_penalty: float = DEFAULT_PENALTY, has_termination: bool = False):
+    def __init__(self, env: gym.Env, unhealthy_penalty: float = DEFAULT_PENALTY, has_termination: bool = False,
+                 reset_on_fall: bool = False):
         super().__init__(env)
         if unhealthy_penalty < 0:
             raise ValueError("unhealthy_penalty must be >= 0")
         self.unhealthy_penalty = float(unhealthy_penalty)
         self.has_termination = has_termination
+        self.reset_on_fall = reset_on_fall
+        self._fallen = False
 
     def physics_state(self) -> np.ndarray:
         """Return qpos ++ qvel, shape [nq + nv]."""
@@ -43,11 +51,14 @@ class NoScoreMujoco(gym.Wrapper):
         return np.concatenate([data.qpos, data.qvel]).astype(np.float64)
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        self._fallen = False
         obs, info = self.env.reset(**kwargs)
         info["physics_state"] = self.physics_state()
         return obs, info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self._fallen:  # reset the physics only (task's start noise), not the wrappers' step count
+            self.env.unwrapped.reset()
         obs, reward, terminated, truncated, info = self.env.step(action)
         true_reward = float(reward) - float(info.get("reward_ctrl", 0.0))
         unwrapped = self.env.unwrapped
@@ -57,6 +68,7 @@ class NoScoreMujoco(gym.Wrapper):
             unhealthy = bool(terminated) and self.has_termination
         if unhealthy:
             true_reward -= self.unhealthy_penalty
+        self._fallen = unhealthy and self.reset_on_fall
         info["true_reward"] = true_reward
         info["unhealthy"] = unhealthy
         info["physics_state"] = self.physics_state()
@@ -69,7 +81,7 @@ def make_mujoco_env(spec: TaskSpec, unhealthy_penalty: float = DEFAULT_PENALTY,
     env = gym.make(spec.gym_id, max_episode_steps=spec.episode_steps, render_mode=render_mode,
                    disable_env_checker=True, **spec.env_kwargs)
     return NoScoreMujoco(env, unhealthy_penalty=unhealthy_penalty,
-                         has_termination=spec.has_termination)
+                         has_termination=spec.has_termination, reset_on_fall=spec.reset_on_fall)
 
 
 def make_standard_env(spec: TaskSpec) -> gym.Env:

@@ -36,11 +36,22 @@ def test_hopper_true_reward_drops_control_cost_and_penalizes_falling():
     assert saw_unhealthy, "a random Hopper should fall within 300 steps"
 
 
-def test_pendulum_falls_into_a_penalty_not_a_termination():
-    env = make_mujoco_env(get_task("InvertedPendulum"), unhealthy_penalty=1.0)
+@pytest.mark.parametrize("name", ["InvertedPendulum", "InvertedDoublePendulum"])
+def test_a_fallen_pendulum_is_charged_then_reset_underneath(name):
+    env = make_mujoco_env(get_task(name), unhealthy_penalty=1.0)
     env.reset(seed=0)
-    rewards = [env.step(np.array([3.0]))[4]["true_reward"] for _ in range(200)]
-    assert rewards[0] == 1.0 and rewards[-1] == -1.0
+    push = np.full(env.action_space.shape, 1.0)  # a constant push topples the pole within a few steps
+    steps = [env.step(push) for _ in range(env.spec.max_episode_steps)]
+    falls = [t for t, s in enumerate(steps) if s[4]["unhealthy"]]
+    assert len(falls) > 20, "the pole rises again after every fall and falls again"
+    assert not any(s[2] for s in steps) and steps[-1][3], "no done until the fixed length"
+    nq = env.unwrapped.model.nq
+    for t in falls[:-1]:
+        fallen = steps[t][4]
+        assert fallen["true_reward"] <= -1.0  # the penalty, and no alive bonus on the fallen step
+        after = steps[t + 1][4]
+        assert not after["unhealthy"] and after["true_reward"] > 0  # balancing again from a start state
+        assert np.abs(after["physics_state"][1:nq]).max() < 0.25  # hinge angles back near upright
 
 
 def test_physics_state_restores_the_simulation():
