@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from envs.mujoco import DEFAULT_PENALTY
+
 REWARDS = ("preferences", "true")
 LABELERS = ("oracle", "human", "human+oracle")
 # Settings a resumed run may change: they do not change the experiment.
@@ -65,7 +67,7 @@ class TrainConfig:
     """r̂ is normalized after each fit on `labeled` clips (stable) or the `recent` policy clips."""
     async_fit: bool = True
     """Refit the reward model in a background thread while PPO goes on (CPU device only)."""
-    unhealthy_penalty: float = 5.0
+    unhealthy_penalty: float = DEFAULT_PENALTY
     """True-reward penalty per step in a state where the gymnasium task would terminate."""
     candidate_clips: int = 200
     """Queries are drawn from this many most recent clips."""
