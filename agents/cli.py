@@ -202,8 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
                                       "healthy steps, within clips, and mean r̂ on healthy vs unhealthy steps.")
     diag.add_argument("run", help="the run folder")
     diag.add_argument("--clips", type=_positive_int, default=300, help="labeled clips to use; default %(default)s")
+    diag.add_argument("--policy", action="append", metavar="RUN|random",
+                      help="instead: score whole harness episodes of this policy (another run folder's saved "
+                           "policy, deterministic, or 'random') with this run's r̂, to see whether r̂ ranks "
+                           "policies as the oracle does; repeatable")
+    diag.add_argument("--episodes", type=_positive_int, default=1,
+                      help="with --policy: episodes per policy; default %(default)s")
     sub.add_parser("tasks", help="list the tasks and their settings")
     return parser
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
 
 
 def _cmd_tasks() -> None:
@@ -235,7 +245,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             import json
             from pathlib import Path
 
-            from agents.diagnose import diagnose
+            from agents.diagnose import diagnose, score_policies
+            if args.policy:
+                for row in score_policies(Path(args.run), args.policy, args.episodes):
+                    print(f"{row['policy']}: oracle return {row['oracle_return']:.1f}, unhealthy steps "
+                          f"{row['unhealthy_steps']:.0f}, r̂ return {row['r_hat_return']:.1f} (per healthy step "
+                          f"{_fmt(row['r_hat_mean_healthy'])}, per unhealthy step {_fmt(row['r_hat_mean_unhealthy'])}), "
+                          f"mean squared action {row['mean_squared_action']:.2f}")
+                return 0
             print(json.dumps(diagnose(Path(args.run), args.clips), indent=2))
             return 0
         if args.command == "demo":

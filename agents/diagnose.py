@@ -68,3 +68,61 @@ def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = No
            "r_hat_std": float(r.std()), "true_std": float(true.std()),
            "median_within_clip_corr": float(np.median(within)) if within else None}
     return out
+
+
+def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: int = 5) -> list[dict[str, Any]]:
+    """Score whole harness episodes of other policies with this run's r̂: does r̂ rank them as the
+    oracle does? Each of ``policies`` is a run folder (its saved policy, deterministic) or ``random``.
+
+    Per policy: the oracle return, the number of unhealthy steps, r̂'s return and its mean on healthy
+    and on unhealthy steps, and the mean squared action (r̂ paying for actions shows up here).
+    """
+    from agents.evaluation import load_policy
+    from envs.mujoco import make_mujoco_env
+    from envs.registry import get_task
+
+    cfg = load_run_config(run_dir)
+    if cfg.reward == "true":
+        raise ValueError(f"{run_dir}: a true-reward run has no reward model")
+    spec = get_task(cfg.env)
+    if spec.kind == "atari":
+        raise ValueError(f"{run_dir}: --policy scoring is for MuJoCo runs")
+    env = make_mujoco_env(spec, cfg.unhealthy_penalty)
+    act_dim = int(np.prod(env.action_space.shape)) if cfg.reward_inputs == "obs+act" else 0
+    ens, which = _ensemble(run_dir, act_dim=act_dim)
+    rows = []
+    for name in policies:
+        model = norm = None
+        if name != "random":
+            other = load_run_config(Path(name))
+            if other.env != cfg.env:
+                raise ValueError(f"{name}: a {other.env} policy cannot be scored on {cfg.env}")
+            model, norm, _ = load_policy(Path(name))
+        env.action_space.seed(seed)
+        obs_l, act_l, true_l, unhealthy_l = [], [], [], []
+        for ep in range(episodes):
+            obs, _ = env.reset(seed=seed + ep)
+            done = False
+            while not done:
+                if model is None:
+                    action = env.action_space.sample()
+                else:
+                    x = norm.normalize_obs(obs[None]) if norm is not None else obs[None]
+                    action = np.clip(model.predict(x, deterministic=True)[0][0], env.action_space.low,
+                                     env.action_space.high)
+                obs_l.append(obs)
+                act_l.append(action)
+                obs, _, _, done, info = env.step(action)
+                true_l.append(info["true_reward"])
+                unhealthy_l.append(info["unhealthy"])
+        r = ens.predict(np.array(obs_l), np.array(act_l))
+        unhealthy = np.array(unhealthy_l)
+        rows.append({"policy": name, "reward_model": which, "episodes": episodes,
+                     "oracle_return": float(np.sum(true_l)) / episodes,
+                     "unhealthy_steps": float(unhealthy.sum()) / episodes,
+                     "r_hat_return": float(r.sum()) / episodes,
+                     "r_hat_mean_healthy": float(r[~unhealthy].mean()) if (~unhealthy).any() else None,
+                     "r_hat_mean_unhealthy": float(r[unhealthy].mean()) if unhealthy.any() else None,
+                     "mean_squared_action": float(np.mean(np.sum(np.square(act_l), axis=1)))})
+    env.close()
+    return rows

@@ -59,14 +59,11 @@ def evaluate(model: PPO, norm: VecNormalize | None, spec: TaskSpec, episodes: in
     return out
 
 
-def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
-    """Evaluate a run's saved policy (final model, else its last checkpoint); write eval.json."""
+def load_policy(run_dir: Path) -> tuple[PPO, VecNormalize | None, Path]:
+    """A run's saved policy (final model, else its last checkpoint), its observation normalizer (None
+    where the run has none) and the policy file's path."""
     from agents.checkpoint import CheckpointError, checkpoint_dir
-    from agents.config import load_run_config
-    from envs.registry import get_task
 
-    cfg = load_run_config(run_dir)
-    spec = get_task(cfg.env)
     folder = run_dir if (run_dir / "model.zip").is_file() else checkpoint_dir(run_dir)
     if folder is None:
         raise ValueError(f"{run_dir}: no trained policy yet (no model.zip and no checkpoint)")
@@ -75,19 +72,29 @@ def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
         model = PPO.load(model_path, device="cpu")
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"{model_path}: unreadable policy ({type(exc).__name__}: {exc})") from None
-    if spec.kind == "atari":
-        from agents.atari_run import evaluate_atari
-        out = {"run": str(run_dir), "policy": str(model_path),
-               **evaluate_atari(model, spec, episodes, seed, cfg.sticky_actions, cfg.game_over_penalty)}
-        (run_dir / "eval.json").write_text(json.dumps(out, indent=2) + "\n")
-        return out
     norm = None
     norm_path = folder / "vecnormalize.pkl"
     if norm_path.is_file():
         with open(norm_path, "rb") as f:
             norm = pickle.load(f)
         norm.training = False
-    out = {"run": str(run_dir), "policy": str(model_path),
-           **evaluate(model, norm, spec, episodes, seed, cfg.unhealthy_penalty)}
+    return model, norm, model_path
+
+
+def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
+    """Evaluate a run's saved policy (final model, else its last checkpoint); write eval.json."""
+    from agents.config import load_run_config
+    from envs.registry import get_task
+
+    cfg = load_run_config(run_dir)
+    spec = get_task(cfg.env)
+    model, norm, model_path = load_policy(run_dir)
+    if spec.kind == "atari":
+        from agents.atari_run import evaluate_atari
+        out = {"run": str(run_dir), "policy": str(model_path),
+               **evaluate_atari(model, spec, episodes, seed, cfg.sticky_actions, cfg.game_over_penalty)}
+    else:
+        out = {"run": str(run_dir), "policy": str(model_path),
+               **evaluate(model, norm, spec, episodes, seed, cfg.unhealthy_penalty)}
     (run_dir / "eval.json").write_text(json.dumps(out, indent=2) + "\n")
     return out

@@ -135,3 +135,28 @@ def test_diagnose_reports_per_step_agreement(finished_run, tmp_path):
     assert report["model"] == "final" and report["clips"] == 20 and report["steps"] == 20 * 50
     assert -1.0 <= report["corr_all"] <= 1.0 and report["r_hat_std"] > 0
     expect_usage_error(prefrl("diagnose", str(tmp_path), cwd=tmp_path), "not a run folder")
+
+
+def test_diagnose_scores_whole_episodes_of_policies_with_the_runs_r_hat(finished_run, tmp_path):
+    from agents.config import load_run_config
+    from agents.diagnose import score_policies
+    from envs.mujoco import make_mujoco_env
+    from envs.registry import get_task
+
+    mine, rand = score_policies(finished_run, [str(finished_run), "random"], episodes=2, seed=5)
+    cfg = load_run_config(finished_run)
+    spec = get_task(cfg.env)
+    env = make_mujoco_env(spec, cfg.unhealthy_penalty)  # known answer: the same seeded random episodes
+    env.action_space.seed(5)
+    total = 0.0
+    for ep in range(2):
+        env.reset(seed=5 + ep)
+        total += sum(env.step(env.action_space.sample())[4]["true_reward"] for _ in range(spec.episode_steps))
+    assert rand["oracle_return"] == pytest.approx(total / 2)
+    for row in (mine, rand):  # Reacher never leaves a healthy range: every step is a healthy step
+        assert row["unhealthy_steps"] == 0 and row["r_hat_mean_unhealthy"] is None
+        assert row["r_hat_return"] == pytest.approx(row["r_hat_mean_healthy"] * spec.episode_steps, rel=1e-4)
+    out = prefrl("diagnose", str(finished_run), "--policy", "random", cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.startswith("random: oracle return"), out.stderr
+    expect_usage_error(prefrl("diagnose", str(finished_run), "--policy", str(tmp_path), cwd=tmp_path),
+                       "not a run folder")
