@@ -149,3 +149,19 @@ def test_label_command_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.strip() == "False"
+
+
+def test_an_undone_pair_claimed_before_its_request_arrives_is_prepared_once(run_dir):
+    from ui.window import Prefetcher
+
+    prefetch = Prefetcher(run_dir / "store", "window-1", solid_frames, lease=60.0)  # not started: driven by hand
+    store = PreferenceStore(run_dir / "store", create=False)
+    first = prefetch._next(store)
+    store.answer(first.id, 1.0, source="human", labeler="tester")
+    prefetch.held.discard(first.id)
+    assert store.undo(first.id, "tester", holder="window-1")  # pending again, and ours
+    assert prefetch._next(store).id == first.id  # the ordinary claim finds it before the request
+    prefetch.wanted.put(first.id)  # the window's request for it arrives late
+    after = prefetch._next(store)
+    assert after is not None and after.id != first.id  # not a second copy: the next pair instead
+    store.close()

@@ -102,12 +102,19 @@ class Prefetcher(threading.Thread):
             store.close()
 
     def _next(self, store: PreferenceStore) -> Query | None:
+        q = None
         try:
             qid = self.wanted.get_nowait()
+        except queue.Empty:
+            qid = None
+        # An undone pair is pending and ours as soon as the store takes the answer back, so the ordinary
+        # claim below may have prepared it before the window's request arrives: never prepare it twice
+        # (a second copy would be shown after it was answered again, and the next key press lost on it).
+        if qid is not None and qid not in self.held:
             q = store.claim(self.holder, self.lease, query_id=qid)
             if q is None:
                 self.failed.put(qid)
-        except queue.Empty:
+        if q is None:
             q = store.claim(self.holder, self.lease, skip=sorted(self.held))
         if q is not None:
             self.held.add(q.id)
