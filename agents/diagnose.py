@@ -77,7 +77,7 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
     Per policy: the oracle return, the number of unhealthy steps, r̂'s return and its mean on healthy
     and on unhealthy steps, and the mean squared action (r̂ paying for actions shows up here).
     """
-    from agents.evaluation import load_policy
+    from agents.evaluation import deterministic_actor, load_policy, rollout
     from envs.mujoco import make_mujoco_env
     from envs.registry import get_task
 
@@ -98,31 +98,19 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
             if other.env != cfg.env:
                 raise ValueError(f"{name}: a {other.env} policy cannot be scored on {cfg.env}")
             model, norm, _ = load_policy(Path(name))
+        act = (lambda _obs: env.action_space.sample()) if model is None else deterministic_actor(model, norm)
         env.action_space.seed(seed)
-        obs_l, act_l, true_l, unhealthy_l = [], [], [], []
-        for ep in range(episodes):
-            obs, _ = env.reset(seed=seed + ep)
-            done = False
-            while not done:
-                if model is None:
-                    action = env.action_space.sample()
-                else:
-                    x = norm.normalize_obs(obs[None]) if norm is not None else obs[None]
-                    action = np.clip(model.predict(x, deterministic=True)[0][0], env.action_space.low,
-                                     env.action_space.high)
-                obs_l.append(obs)
-                act_l.append(action)
-                obs, _, _, done, info = env.step(action)
-                true_l.append(info["true_reward"])
-                unhealthy_l.append(info["unhealthy"])
-        r = ens.predict(np.array(obs_l), np.array(act_l))
-        unhealthy = np.array(unhealthy_l)
+        eps = [rollout(env, act, seed + ep) for ep in range(episodes)]
+        acts = np.concatenate([e.acts for e in eps])
+        r = ens.predict(np.concatenate([e.obs for e in eps]), acts)
+        unhealthy = np.concatenate([e.info("unhealthy").astype(bool) for e in eps])
+        oracle_return = sum(float(e.info("true_reward").sum()) for e in eps)
         rows.append({"policy": name, "reward_model": which, "episodes": episodes,
-                     "oracle_return": float(np.sum(true_l)) / episodes,
+                     "oracle_return": oracle_return / episodes,
                      "unhealthy_steps": float(unhealthy.sum()) / episodes,
                      "r_hat_return": float(r.sum()) / episodes,
                      "r_hat_mean_healthy": float(r[~unhealthy].mean()) if (~unhealthy).any() else None,
                      "r_hat_mean_unhealthy": float(r[unhealthy].mean()) if unhealthy.any() else None,
-                     "mean_squared_action": float(np.mean(np.sum(np.square(act_l), axis=1)))})
+                     "mean_squared_action": float(np.mean(np.sum(np.square(acts), axis=1)))})
     env.close()
     return rows

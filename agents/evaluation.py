@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +17,54 @@ from envs.mujoco import DEFAULT_PENALTY, make_mujoco_env, make_standard_env
 from envs.registry import TaskSpec
 
 
+Actor = Callable[[np.ndarray], np.ndarray]
+
+
+def deterministic_actor(model: PPO, norm: VecNormalize | None) -> Actor:
+    """The policy's deterministic action for one observation [obs_dim] -> [act_dim] (SB3 clips it to
+    the action space)."""
+    def act(obs: np.ndarray) -> np.ndarray:
+        x = norm.normalize_obs(obs[None]) if norm is not None else obs[None]
+        return model.predict(x, deterministic=True)[0][0]
+    return act
+
+
+@dataclass
+class Episode:
+    """One episode: observations [T, obs_dim], actions [T, act_dim] (step t acts on obs t), the env's
+    rewards [T] and the step infos."""
+
+    obs: np.ndarray
+    acts: np.ndarray
+    rewards: np.ndarray
+    infos: list[dict[str, Any]]
+
+    def info(self, key: str, default: Any = None) -> np.ndarray:
+        """``info[key]`` per step [T]."""
+        return np.array([i.get(key, default) for i in self.infos])
+
+
+def rollout(env, act: Actor, seed: int) -> Episode:
+    """Run ``act`` for one episode of ``env`` from ``reset(seed=seed)``."""
+    obs, _ = env.reset(seed=seed)
+    obs_l, act_l, rewards, infos, done = [], [], [], [], False
+    while not done:
+        action = act(obs)
+        obs_l.append(obs)
+        act_l.append(action)
+        obs, reward, terminated, truncated, info = env.step(action)
+        rewards.append(float(reward))
+        infos.append(info)
+        done = terminated or truncated
+    return Episode(np.array(obs_l), np.array(act_l), np.array(rewards), infos)
+
+
 def _episode(env, model: PPO, norm: VecNormalize | None, seed: int, key: str | None) -> tuple[float, np.ndarray]:
     """One deterministic episode: its return and the per-step ``info["unhealthy"]`` flags [T] (all
     False where the env has none)."""
-    obs, _ = env.reset(seed=seed)
-    total, done, unhealthy = 0.0, False, []
-    while not done:
-        x = norm.normalize_obs(obs[None]) if norm is not None else obs[None]
-        action, _ = model.predict(x, deterministic=True)
-        obs, reward, terminated, truncated, info = env.step(action[0])
-        total += float(info[key]) if key else float(reward)
-        unhealthy.append(bool(info.get("unhealthy", False)))
-        done = terminated or truncated
-    return total, np.array(unhealthy)
+    ep = rollout(env, deterministic_actor(model, norm), seed)
+    rewards = ep.info(key).astype(float) if key else ep.rewards
+    return float(np.sum(rewards)), ep.info("unhealthy", False).astype(bool)
 
 
 def evaluate(model: PPO, norm: VecNormalize | None, spec: TaskSpec, episodes: int, seed: int,
