@@ -27,9 +27,10 @@ class NoScoreMujoco(gym.Wrapper):
     where the gymnasium task would have terminated. The episode runs on to its fixed length.
 
     With ``reset_on_fall`` (the pendulums, whose fallen pole can never rise again) the step that falls
-    is shown and charged as above, and the next step starts from a fresh start state underneath, as the
-    emulator does in Atari: no done, and the episode keeps its fixed length. Every clip then shows
-    balancing, not a pole lying still.
+    is shown with the task's own reward (no alive bonus); the next step, taken from the fallen state, is
+    charged the penalty and nothing else while the physics restarts from a fresh start state underneath,
+    as the emulator does in Atari: no done, and the episode keeps its fixed length. Every clip then
+    shows balancing, not a pole lying still.
 
     Example:
         >>> env = NoScoreMujoco(gym.make("Hopper-v5", terminate_when_unhealthy=False), penalty=1.0)
@@ -57,18 +58,29 @@ class NoScoreMujoco(gym.Wrapper):
         return obs, info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
-        if self._fallen:  # reset the physics only (task's start noise), not the wrappers' step count
+        from_fallen = self._fallen
+        if from_fallen:  # reset the physics only (task's start noise), not the wrappers' step count
             self.env.unwrapped.reset()
         obs, reward, terminated, truncated, info = self.env.step(action)
         true_reward = float(reward) - float(info.get("reward_ctrl", 0.0))
         unwrapped = self.env.unwrapped
         if hasattr(unwrapped, "is_healthy"):
-            unhealthy = not unwrapped.is_healthy
+            unhealthy_now = not unwrapped.is_healthy
         else:
-            unhealthy = bool(terminated) and self.has_termination
-        if unhealthy:
-            true_reward -= self.unhealthy_penalty
-        self._fallen = unhealthy and self.reset_on_fall
+            unhealthy_now = bool(terminated) and self.has_termination
+        if self.reset_on_fall:
+            # Charge the step taken *from* the fallen state, whose observation shows the fall, and pay it
+            # nothing else: the reward is then a sharp function of what the agent and r̂ see. Charging the
+            # step *into* the fall and paying the next one (fallen observation, fresh physics) the alive
+            # bonus made fallen observations look better than near-fallen ones (RESULTS.md).
+            unhealthy = from_fallen
+            if from_fallen:
+                true_reward = -self.unhealthy_penalty
+            self._fallen = unhealthy_now
+        else:
+            unhealthy = unhealthy_now
+            if unhealthy:
+                true_reward -= self.unhealthy_penalty
         info["true_reward"] = true_reward
         info["unhealthy"] = unhealthy
         info["physics_state"] = self.physics_state()
