@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from envs.mujoco import DEFAULT_PENALTY
+from envs.registry import TaskSpec, get_task
 
 REWARDS = ("preferences", "true")
 LABELERS = ("oracle", "human", "human+oracle")
@@ -69,6 +70,9 @@ class TrainConfig:
     """Refit the reward model in a background thread while PPO goes on (CPU device only)."""
     unhealthy_penalty: float = DEFAULT_PENALTY
     """True-reward penalty per step in a state where the gymnasium task would terminate."""
+    reset_on_fall: bool | None = None
+    """Where the task would end, charge the fallen step and restart the physics underneath (no done);
+    None: the task's default (the pendulums do, the walkers run on)."""
     candidate_clips: int = 200
     """Queries are drawn from this many most recent clips."""
     clip_capacity: int = 2000
@@ -98,6 +102,11 @@ class TrainConfig:
     """Experiment name in the run folder's name; default derived from reward and labels."""
     progress: bool = True
     """Show a progress bar."""
+
+    def task(self) -> TaskSpec:
+        """The run's task: the registry's entry with this run's clip length and fall handling."""
+        spec = replace(get_task(self.env), clip_seconds=self.clip_seconds)
+        return spec if self.reset_on_fall is None else replace(spec, reset_on_fall=self.reset_on_fall)
 
     def validate(self) -> None:
         """Raise ValueError with one clear line for any impossible setting."""

@@ -79,12 +79,11 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
     """
     from agents.evaluation import deterministic_actor, load_policy, rollout
     from envs.mujoco import make_mujoco_env
-    from envs.registry import get_task
 
     cfg = load_run_config(run_dir)
     if cfg.reward == "true":
         raise ValueError(f"{run_dir}: a true-reward run has no reward model")
-    spec = get_task(cfg.env)
+    spec = cfg.task()
     if spec.kind == "atari":
         raise ValueError(f"{run_dir}: --policy scoring is for MuJoCo runs")
     env = make_mujoco_env(spec, cfg.unhealthy_penalty)

@@ -121,10 +121,9 @@ def load_policy(run_dir: Path) -> tuple[PPO, VecNormalize | None, Path]:
 def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
     """Evaluate a run's saved policy (final model, else its last checkpoint); write eval.json."""
     from agents.config import load_run_config
-    from envs.registry import get_task
 
     cfg = load_run_config(run_dir)
-    spec = get_task(cfg.env)
+    spec = cfg.task()
     model, norm, model_path = load_policy(run_dir)
     if spec.kind == "atari":
         from agents.atari_run import evaluate_atari

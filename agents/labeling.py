@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.config import load_run_config
-from envs.registry import TaskSpec, get_task
+from envs.registry import TaskSpec
 from preference.clips import Clip
 from preference.store import PreferenceStore
 
@@ -18,7 +18,7 @@ MAX_DISPLAY_FPS = 40.0
 
 
 def _run_spec(run_dir: Path) -> TaskSpec:
-    return get_task(load_run_config(run_dir).env)
+    return load_run_config(run_dir).task()
 
 
 def playback(spec: TaskSpec) -> tuple[int, float]:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from agents.ppo_factory import check_kwargs, make_ppo, split_settings
 from agents.reward_wrapper import LearnedRewardVecEnv
 from agents.run_dir import claim_run_dir, new_run_dir
 from envs.mujoco import make_mujoco_env
-from envs.registry import TaskSpec, get_task
+from envs.registry import TaskSpec
 from preference.clips import Clip, ClipRecorder
 from preference.cnn_reward import CnnRewardEnsemble
 from preference.fitting import EnsembleTrainer, FitConfig
@@ -51,10 +51,6 @@ class Run:
 
     path: Path
     result: dict[str, Any]
-
-
-def _task_with_clip(cfg: TrainConfig) -> TaskSpec:
-    return replace(get_task(cfg.env), clip_seconds=cfg.clip_seconds)
 
 
 def make_vec_env(spec: TaskSpec, n_envs: int, seed: int, penalty: float) -> DummyVecEnv:
@@ -100,7 +96,7 @@ def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, An
     """Validate ``cfg`` completely (before anything is written); fill in the task's defaults."""
     cfg.validate()
     apply_atari_defaults(cfg)
-    spec = _task_with_clip(cfg)
+    spec = cfg.task()
     cfg.labels = spec.default_labels if cfg.labels is None else cfg.labels
     cfg.timesteps = spec.default_timesteps if cfg.timesteps is None else cfg.timesteps
     device = resolve_device(cfg.device)
