@@ -120,3 +120,15 @@ def test_learning_from_r_hat_adds_the_papers_entropy_bonus_and_the_baseline_does
     assert ent(env="Swimmer") == 0.001
     assert ent(env="Hopper", reward="true") == 0.0
     assert ent(env="Hopper", ppo={"ent_coef": 0.002}) == 0.002  # an explicit setting wins
+
+
+def test_reset_on_fall_flag_overrides_the_tasks_default():
+    from agents.cli import _config_from, build_parser
+
+    def task(*args: str):
+        return _config_from(build_parser().parse_args(["train", *args])).task()
+
+    assert task("--env", "InvertedPendulum").reset_on_fall and not task("--env", "Hopper").reset_on_fall
+    assert task("--env", "Hopper", "--reset-on-fall").reset_on_fall
+    assert not task("--env", "InvertedPendulum", "--no-reset-on-fall").reset_on_fall
+    assert task("--env", "Hopper", "--clip-seconds", "0.2").clip_steps == 25  # the run's clip length too

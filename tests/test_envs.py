@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -36,24 +38,27 @@ def test_hopper_true_reward_drops_control_cost_and_penalizes_falling():
     assert saw_unhealthy, "a random Hopper should fall within 300 steps"
 
 
-@pytest.mark.parametrize("name", ["InvertedPendulum", "InvertedDoublePendulum"])
-def test_a_fallen_pendulum_is_charged_then_reset_underneath(name):
-    env = make_mujoco_env(get_task(name), unhealthy_penalty=1.0)
+@pytest.mark.parametrize("name", ["InvertedPendulum", "InvertedDoublePendulum", "Hopper"])
+def test_a_fallen_body_is_charged_then_reset_underneath(name):
+    spec = replace(get_task(name), reset_on_fall=True)  # the pendulums' default; Hopper's with --reset-on-fall
+    env = make_mujoco_env(spec, unhealthy_penalty=1.0)
     env.reset(seed=0)
-    push = np.full(env.action_space.shape, 1.0)  # a constant push topples the pole within a few steps
+    push = np.full(env.action_space.shape, 1.0)  # a constant push topples the body within a few steps
     steps = [env.step(push) for _ in range(env.spec.max_episode_steps)]
     falls = [t for t, s in enumerate(steps) if s[4]["unhealthy"]]
-    assert len(falls) > 20, "the pole rises again after every fall and falls again"
+    assert len(falls) > 20, "the body stands again after every fall and falls again"
     assert not any(s[2] for s in steps) and steps[-1][3], "no done until the fixed length"
+    start = env.unwrapped.init_qpos
     nq = env.unwrapped.model.nq
     for t in falls:
         into_fall, fallen = steps[t - 1][4], steps[t][4]
-        assert not into_fall["unhealthy"] and into_fall["true_reward"] < 1.0  # the task's reward, no alive bonus
+        assert not into_fall["unhealthy"]  # the step into the fall earns the task's own reward (no alive bonus)
         assert fallen["true_reward"] == -1.0  # from the fallen state: the penalty and nothing else
-        assert np.abs(fallen["physics_state"][1:nq]).max() < 0.25  # ...while the physics restarts near upright
-        assert np.abs(into_fall["physics_state"][1:nq]).max() > 0.2  # the agent saw the fall itself
+        # ...while the physics restarts near the start pose; the agent saw the fall itself
+        assert np.abs(fallen["physics_state"][1:nq] - start[1:]).max() < 0.25
+        assert np.abs(into_fall["physics_state"][1:nq] - start[1:]).max() > 0.2
     healthy = [s[4]["true_reward"] for t, s in enumerate(steps[:-1]) if t not in falls and t + 1 not in falls]
-    assert min(healthy) > 0  # balancing pays; only the fall and the fallen step don't
+    assert min(healthy) > 0  # standing pays; only the fall and the fallen step don't
 
 
 def test_physics_state_restores_the_simulation():
