@@ -95,10 +95,10 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                         "clips; default %(default)s")
     p.add_argument("--unhealthy-penalty", type=float, default=d.unhealthy_penalty,
                    help="true-reward penalty per step where gymnasium would end the episode; default %(default)s")
-    p.add_argument("--reset-on-fall", action=argparse.BooleanOptionalAction, default=None,
-                   help="where gymnasium would end the episode, charge the fallen step and restart the physics "
-                        "underneath (no done), as an Atari game restarts; default: the task's (on for the "
-                        "pendulums, off for Hopper, Walker2d and Ant, which run on fallen)")
+    p.add_argument("--restart-after", type=int, default=None, metavar="N",
+                   help="where gymnasium would end the episode, the body stays down N steps (each charged the "
+                        "penalty), then restarts underneath with no done, as an Atari game after a lost life; "
+                        "0: it runs on fallen; default: the task's (10 for the pendulums, 0 for the others)")
     p.add_argument("--sync-fit", action="store_true",
                    help="fit the reward model between rollouts instead of in a background thread "
                         "(slower; exactly reproducible)")
@@ -134,7 +134,7 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         ensemble_size=args.ensemble_size, clip_seconds=args.clip_seconds, reward_inputs=args.reward_inputs,
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
         pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, unhealthy_penalty=args.unhealthy_penalty,
-        reset_on_fall=args.reset_on_fall, async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
+        restart_after=args.restart_after, async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
         progress=not args.quiet, checkpoint_every=args.checkpoint_every,
         media_every=args.media_every, fit_rate=args.fit_rate, sticky_actions=args.sticky_actions,

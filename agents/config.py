@@ -70,9 +70,9 @@ class TrainConfig:
     """Refit the reward model in a background thread while PPO goes on (CPU device only)."""
     unhealthy_penalty: float = DEFAULT_PENALTY
     """True-reward penalty per step in a state where the gymnasium task would terminate."""
-    reset_on_fall: bool | None = None
-    """Where the task would end, charge the fallen step and restart the physics underneath (no done);
-    None: the task's default (the pendulums do, the walkers run on)."""
+    restart_after: int | None = None
+    """Where the task would end, the body stays down this many steps (each charged the penalty), then
+    restarts underneath (no done); 0: it runs on fallen; None: the task's default (pendulums 10, else 0)."""
     candidate_clips: int = 200
     """Queries are drawn from this many most recent clips."""
     clip_capacity: int = 2000
@@ -106,7 +106,7 @@ class TrainConfig:
     def task(self) -> TaskSpec:
         """The run's task: the registry's entry with this run's clip length and fall handling."""
         spec = replace(get_task(self.env), clip_seconds=self.clip_seconds)
-        return spec if self.reset_on_fall is None else replace(spec, reset_on_fall=self.reset_on_fall)
+        return spec if self.restart_after is None else replace(spec, restart_after=self.restart_after)
 
     def validate(self) -> None:
         """Raise ValueError with one clear line for any impossible setting."""
@@ -115,6 +115,8 @@ class TrainConfig:
         if self.labeler not in LABELERS:
             raise ValueError(f"--labeler must be one of {', '.join(LABELERS)}, got {self.labeler!r}")
         from preference.teachers import PRESETS
+        if self.restart_after is not None and self.restart_after < 0:
+            raise ValueError(f"--restart-after must be >= 0, got {self.restart_after}")
         if self.unhealthy_penalty < 0:
             raise ValueError(f"--unhealthy-penalty must be >= 0, got {self.unhealthy_penalty}")
         if self.normalize_on not in ("labeled", "recent"):

@@ -26,25 +26,29 @@ class NoScoreMujoco(gym.Wrapper):
     True reward = env reward - control cost term - ``unhealthy_penalty`` on every step in a state
     where the gymnasium task would have terminated. The episode runs on to its fixed length.
 
-    With ``reset_on_fall`` (the pendulums, whose fallen pole can never rise again) the step that falls
-    is shown with the task's own reward (no alive bonus); the next step, taken from the fallen state, is
-    charged the penalty and nothing else while the physics restarts from a fresh start state underneath,
-    as the emulator does in Atari: no done, and the episode keeps its fixed length. Every clip then
-    shows balancing, not a pole lying still.
+    With ``restart_after`` = N > 0 (the pendulums, whose fallen pole can never rise again) a fall is
+    a lost life, as in Atari: the step that falls earns the task's own reward (no alive bonus); the
+    body then stays down for N steps, each taken from the fallen state, charged the penalty and paid
+    nothing else; the N-th starts from a fresh start state underneath. No done: the episode keeps its
+    fixed length. Every clip shows balancing, not a pole lying still for the rest of the episode, and
+    the reward is a sharp function of the observation. N > 1 keeps the restart's start state from being
+    the one thing that comes with every fall in a clip (RESULTS.md).
 
     Example:
-        >>> env = NoScoreMujoco(gym.make("Hopper-v5", terminate_when_unhealthy=False), penalty=1.0)
+        >>> env = NoScoreMujoco(gym.make("Hopper-v5", terminate_when_unhealthy=False), unhealthy_penalty=1.0)
     """
 
     def __init__(self, env: gym.Env, unhealthy_penalty: float = DEFAULT_PENALTY, has_termination: bool = False,
-                 reset_on_fall: bool = False):
+                 restart_after: int = 0):
         super().__init__(env)
         if unhealthy_penalty < 0:
             raise ValueError("unhealthy_penalty must be >= 0")
+        if restart_after < 0:
+            raise ValueError("restart_after must be >= 0")
         self.unhealthy_penalty = float(unhealthy_penalty)
         self.has_termination = has_termination
-        self.reset_on_fall = reset_on_fall
-        self._fallen = False
+        self.restart_after = restart_after
+        self._down = 0  # steps the body has been down, counting the one that fell (0: up)
 
     def physics_state(self) -> np.ndarray:
         """Return qpos ++ qvel, shape [nq + nv]."""
@@ -52,14 +56,15 @@ class NoScoreMujoco(gym.Wrapper):
         return np.concatenate([data.qpos, data.qvel]).astype(np.float64)
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
-        self._fallen = False
+        self._down = 0
         obs, info = self.env.reset(**kwargs)
         info["physics_state"] = self.physics_state()
         return obs, info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
-        from_fallen = self._fallen
-        if from_fallen:  # reset the physics only (task's start noise), not the wrappers' step count
+        from_down = self._down > 0
+        restart = from_down and self._down >= self.restart_after
+        if restart:  # reset the physics only (task's start noise), not the wrappers' step count
             self.env.unwrapped.reset()
         obs, reward, terminated, truncated, info = self.env.step(action)
         true_reward = float(reward) - float(info.get("reward_ctrl", 0.0))
@@ -68,15 +73,11 @@ class NoScoreMujoco(gym.Wrapper):
             unhealthy_now = not unwrapped.is_healthy
         else:
             unhealthy_now = bool(terminated) and self.has_termination
-        if self.reset_on_fall:
-            # Charge the step taken *from* the fallen state, whose observation shows the fall, and pay it
-            # nothing else: the reward is then a sharp function of what the agent and r̂ see. Charging the
-            # step *into* the fall and paying the next one (fallen observation, fresh physics) the alive
-            # bonus made fallen observations look better than near-fallen ones (RESULTS.md).
-            unhealthy = from_fallen
-            if from_fallen:
+        if self.restart_after:
+            unhealthy = from_down
+            if from_down:
                 true_reward = -self.unhealthy_penalty
-            self._fallen = unhealthy_now
+            self._down = self._down + 1 if from_down and not restart else int(unhealthy_now)
         else:
             unhealthy = unhealthy_now
             if unhealthy:
@@ -93,7 +94,7 @@ def make_mujoco_env(spec: TaskSpec, unhealthy_penalty: float = DEFAULT_PENALTY,
     env = gym.make(spec.gym_id, max_episode_steps=spec.episode_steps, render_mode=render_mode,
                    disable_env_checker=True, **spec.env_kwargs)
     return NoScoreMujoco(env, unhealthy_penalty=unhealthy_penalty,
-                         has_termination=spec.has_termination, reset_on_fall=spec.reset_on_fall)
+                         has_termination=spec.has_termination, restart_after=spec.restart_after)
 
 
 def make_standard_env(spec: TaskSpec) -> gym.Env:

@@ -24,8 +24,9 @@ class TaskSpec:
             ``MAX_CLIP_STEPS`` (the paper's "15 to 60 timesteps") and the episode.
         env_kwargs: keyword arguments for ``gymnasium.make``.
         has_termination: the gymnasium task ends episodes early; prefrl turns that into a penalty.
-        reset_on_fall: where the task would end, reset the physics underneath on the next step (no done;
-            the pendulums, which cannot recover from a fall) instead of running on in the fallen state.
+        restart_after: where the task would end, the body stays down this many steps (each charged the
+            penalty) and then restarts underneath, with no done (the pendulums, which cannot recover
+            from a fall); 0: it runs on in the fallen state.
         ppo: PPO settings (rl-zoo's tuned values for the v4 task, ported to v5).
         normalize: wrap PPO's env in ``VecNormalize``.
         default_labels: default label budget.
@@ -41,7 +42,7 @@ class TaskSpec:
     episode_steps: int
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     has_termination: bool = False
-    reset_on_fall: bool = False
+    restart_after: int = 0
     ppo: dict[str, Any] = field(default_factory=dict)
     normalize: bool = True
     default_labels: int = 700
@@ -58,6 +59,8 @@ class TaskSpec:
 # Walker2d (dt 0.008) 1.5 s is 188 steps, and such clips taught r̂ the per-step trade-off between staying
 # healthy and moving forward poorly (RESULTS.md): clips are capped at 60 steps.
 MAX_CLIP_STEPS = 60
+# Steps a fallen pendulum stays down (each charged the penalty) before it restarts underneath.
+PENDULUM_DOWN_STEPS = 10
 
 
 # rl-zoo's PPO settings (DLR-RM/rl-baselines3-zoo hyperparams/ppo.yml: the -v4 entries, or -v2 where
@@ -115,11 +118,13 @@ _MUJOCO: list[TaskSpec] = [
     TaskSpec("Swimmer", "Swimmer-v5", "mujoco", dt=0.04, episode_steps=1000, pref_ent_coef=0.001),
     TaskSpec("Reacher", "Reacher-v5", "mujoco", dt=0.02, episode_steps=50),
     # The pendulums can't recover from a fall: running on in the fallen state made 95% of clips a pole
-    # lying still and 93% of labels ties (RESULTS.md), so a fall resets the pole underneath.
+    # lying still and 93% of labels ties (RESULTS.md), so a fallen pole restarts underneath after
+    # PENDULUM_DOWN_STEPS; restarting at once made the start state, which then came with every fall,
+    # what r̂ blamed for falling.
     TaskSpec("InvertedPendulum", "InvertedPendulum-v5", "mujoco", dt=0.04, episode_steps=1000,
-             has_termination=True, reset_on_fall=True),
+             has_termination=True, restart_after=PENDULUM_DOWN_STEPS),
     TaskSpec("InvertedDoublePendulum", "InvertedDoublePendulum-v5", "mujoco", dt=0.05,
-             episode_steps=1000, has_termination=True, reset_on_fall=True),
+             episode_steps=1000, has_termination=True, restart_after=PENDULUM_DOWN_STEPS),
 ]
 
 TASKS: dict[str, TaskSpec] = {}

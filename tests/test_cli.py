@@ -71,6 +71,7 @@ def test_smoke_run_writes_every_file_and_tag(tmp_path):
     (["--ppo", "bogus_key=1"], "unknown PPO setting(s): bogus_key"),
     (["--ppo", "novalue"], "KEY=VALUE"),
     (["--device", "tpu"], "unknown device"),
+    (["--restart-after", "-1"], "--restart-after must be >= 0"),
     (["--bogus-flag"], "unrecognized arguments"),
 ])
 def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, message):
@@ -122,13 +123,13 @@ def test_learning_from_r_hat_adds_the_papers_entropy_bonus_and_the_baseline_does
     assert ent(env="Hopper", ppo={"ent_coef": 0.002}) == 0.002  # an explicit setting wins
 
 
-def test_reset_on_fall_flag_overrides_the_tasks_default():
+def test_restart_after_flag_overrides_the_tasks_default():
     from agents.cli import _config_from, build_parser
 
     def task(*args: str):
         return _config_from(build_parser().parse_args(["train", *args])).task()
 
-    assert task("--env", "InvertedPendulum").reset_on_fall and not task("--env", "Hopper").reset_on_fall
-    assert task("--env", "Hopper", "--reset-on-fall").reset_on_fall
-    assert not task("--env", "InvertedPendulum", "--no-reset-on-fall").reset_on_fall
+    assert task("--env", "InvertedPendulum").restart_after == 10 and task("--env", "Hopper").restart_after == 0
+    assert task("--env", "Hopper", "--restart-after", "1").restart_after == 1
+    assert task("--env", "InvertedPendulum", "--restart-after", "0").restart_after == 0
     assert task("--env", "Hopper", "--clip-seconds", "0.2").clip_steps == 25  # the run's clip length too

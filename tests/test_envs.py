@@ -38,27 +38,28 @@ def test_hopper_true_reward_drops_control_cost_and_penalizes_falling():
     assert saw_unhealthy, "a random Hopper should fall within 300 steps"
 
 
-@pytest.mark.parametrize("name", ["InvertedPendulum", "InvertedDoublePendulum", "Hopper"])
-def test_a_fallen_body_is_charged_then_reset_underneath(name):
-    spec = replace(get_task(name), reset_on_fall=True)  # the pendulums' default; Hopper's with --reset-on-fall
+@pytest.mark.parametrize("name,down", [("InvertedPendulum", 10), ("InvertedDoublePendulum", 10), ("Hopper", 1),
+                                       ("InvertedPendulum", 3)])
+def test_a_fallen_body_stays_down_charged_then_restarts_underneath(name, down):
+    spec = replace(get_task(name), restart_after=down)  # the pendulums' default is 10; any task can have it
     env = make_mujoco_env(spec, unhealthy_penalty=1.0)
     env.reset(seed=0)
     push = np.full(env.action_space.shape, 1.0)  # a constant push topples the body within a few steps
     steps = [env.step(push) for _ in range(env.spec.max_episode_steps)]
-    falls = [t for t, s in enumerate(steps) if s[4]["unhealthy"]]
-    assert len(falls) > 20, "the body stands again after every fall and falls again"
+    charged = np.array([s[4]["unhealthy"] for s in steps])
+    assert charged.sum() > 20, "the body stands again after every fall and falls again"
     assert not any(s[2] for s in steps) and steps[-1][3], "no done until the fixed length"
-    start = env.unwrapped.init_qpos
-    nq = env.unwrapped.model.nq
-    for t in falls:
-        into_fall, fallen = steps[t - 1][4], steps[t][4]
-        assert not into_fall["unhealthy"]  # the step into the fall earns the task's own reward (no alive bonus)
-        assert fallen["true_reward"] == -1.0  # from the fallen state: the penalty and nothing else
-        # ...while the physics restarts near the start pose; the agent saw the fall itself
-        assert np.abs(fallen["physics_state"][1:nq] - start[1:]).max() < 0.25
-        assert np.abs(into_fall["physics_state"][1:nq] - start[1:]).max() > 0.2
-    healthy = [s[4]["true_reward"] for t, s in enumerate(steps[:-1]) if t not in falls and t + 1 not in falls]
-    assert min(healthy) > 0  # standing pays; only the fall and the fallen step don't
+    start, nq = env.unwrapped.init_qpos, env.unwrapped.model.nq
+    pose = [np.abs(s[4]["physics_state"][1:nq] - start[1:]).max() for s in steps]
+    first = [t for t in range(1, len(steps) - down) if charged[t] and not charged[t - 1]]
+    assert len(first) > 2
+    for t in first:
+        assert pose[t - 1] > 0.2  # the step into the fall: the agent sees the fall itself, not yet charged
+        assert charged[t:t + down].all() and not charged[t + down]  # down for exactly `down` steps
+        assert all(steps[u][4]["true_reward"] == -1.0 for u in range(t, t + down))  # the penalty, nothing else
+        assert pose[t + down - 1] < 0.25  # the last down step restarts near the start pose
+    healthy = [s[4]["true_reward"] for t, s in enumerate(steps[:-1]) if not charged[t] and not charged[t + 1]]
+    assert min(healthy) > 0  # standing pays; only the fall and the down steps don't
 
 
 def test_physics_state_restores_the_simulation():
