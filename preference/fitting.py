@@ -190,7 +190,8 @@ class EnsembleTrainer:
             for _ in range(steps):
                 idx = self.fit_rng.choice(train_idx, size=min(bs, max(1, len(train_idx))), p=p)
                 xa, xb, mu = self._batch(idx)
-                loss = preference_loss(member(xa).sum(-1), member(xb).sum(-1), mu, self.cfg.label_noise).mean()
+                ra, rb = self.ens.member_reward(k, xa).sum(-1), self.ens.member_reward(k, xb).sum(-1)
+                loss = preference_loss(ra, rb, mu, self.cfg.label_noise).mean()
                 loss = loss + self.ens.l2_coef[k] * member.l2()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -221,9 +222,9 @@ class EnsembleTrainer:
         for chunk in chunks:
             xa, xb, mu = self._batch(chunk)
             mus.append(mu)
-            for k, member in enumerate(self.ens.members):
-                ras[k].append(member(xa).sum(-1))
-                rbs[k].append(member(xb).sum(-1))
+            for k in range(self.ens.n_members):
+                ras[k].append(self.ens.member_reward(k, xa).sum(-1))
+                rbs[k].append(self.ens.member_reward(k, xb).sum(-1))
         mu_all = torch.cat(mus)
         for k in range(self.ens.n_members):
             ra, rb = torch.cat(ras[k]), torch.cat(rbs[k])

@@ -69,8 +69,14 @@ class NormalizedEnsemble(nn.Module):
     def n_members(self) -> int:
         return len(self.members)
 
+    def member_reward(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """Raw (unnormalized) reward of member ``k``: x [..., *input] -> [...]. Training and prediction
+        both go through here, so that the members learn the function r̂ is computed with."""
+        return self.members[k](x)
+
     def member_rewards(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Raw rewards of every member: x [..., *input] -> [M, ...]."""
+        return torch.stack([self.member_reward(k, x) for k in range(self.n_members)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalized ensemble reward r̂: x [..., *input] -> [...]."""
@@ -119,10 +125,10 @@ class RewardEnsemble(NormalizedEnsemble):
         acts = np.asarray(acts, dtype=np.float32).reshape(*np.shape(acts)[:-1], -1)
         return np.concatenate([obs, acts], axis=-1)
 
-    def member_rewards(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw (unnormalized) rewards of every member: x [..., in_dim] -> [M, ...]."""
-        x = self.standardize(x)
-        return torch.stack([m(x) for m in self.members])
+    def member_reward(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """Raw reward of member ``k`` on raw inputs x [..., in_dim] -> [...] (members see them standardized)."""
+        return self.members[k](self.standardize(x))
+
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """Inputs scaled by the data set's statistics (members see standardized inputs)."""

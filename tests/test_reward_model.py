@@ -8,32 +8,42 @@ from preference.reward_model import RewardEnsemble, resolve_device
 OBS, ACT, T = 6, 2, 15
 
 
-def synthetic_pairs(rng, n, w):
-    xa = rng.normal(size=(n, T, OBS + ACT)).astype(np.float32)
-    xb = rng.normal(size=(n, T, OBS + ACT)).astype(np.float32)
-    mu = ((xa @ w).sum(1) > (xb @ w).sum(1)).astype(np.float32)
-    return xa, xb, mu
+def synthetic_pairs(rng, n, w, scale=1.0, offset=0.0):
+    """n pairs of T-step clips of features drawn as scale * N(0, 1) + offset, and which pair wins under the
+    known linear reward w of the *standard* features."""
+    za = rng.normal(size=(n, T, OBS + ACT))
+    zb = rng.normal(size=(n, T, OBS + ACT))
+    mu = ((za @ w).sum(1) > (zb @ w).sum(1)).astype(np.float32)
+    return (za * scale + offset).astype(np.float32), (zb * scale + offset).astype(np.float32), mu
 
 
-def test_ensemble_recovers_a_known_linear_reward():
+# Features as raw observations come: scales from hundredths to tens, offsets away from zero.
+RAW_SCALE = np.array([0.02, 0.1, 1.0, 5.0, 20.0, 0.5, 3.0, 0.05])
+RAW_OFFSET = np.array([1.0, -0.3, 2.0, 10.0, -40.0, 0.0, 1.5, 0.2])
+
+
+@pytest.mark.parametrize("scale,offset", [(1.0, 0.0), (RAW_SCALE, RAW_OFFSET)], ids=["standard", "raw-scales"])
+def test_ensemble_recovers_a_known_linear_reward(scale, offset):
     rng = np.random.default_rng(0)
     w = rng.normal(size=OBS + ACT)
     ens = RewardEnsemble(OBS, ACT, n_members=3, seed=0)
     trainer = EnsembleTrainer(ens, FitConfig(), rng=np.random.default_rng(1))
-    for a, b, m in zip(*synthetic_pairs(rng, 400, w)):
+    for a, b, m in zip(*synthetic_pairs(rng, 400, w, scale, offset)):
         trainer.add(a, b, m)
     for _ in range(10):
         stats = trainer.fit(4 * len(trainer))
-    ens.normalize(rng.normal(size=(2000, OBS + ACT)))
+    ens.normalize(rng.normal(size=(2000, OBS + ACT)) * scale + offset)
     assert stats.train_acc > 0.9 and stats.val_acc > 0.85
-    # Held-out pairs the ensemble never saw: accuracy of its predicted preference.
-    xa, xb, mu = synthetic_pairs(rng, 500, w)
+    # Held-out pairs the ensemble never saw: accuracy of its predicted preference, through the same
+    # r̂ PPO gets (``predict``), not the trainer's own forward pass.
+    xa, xb, mu = synthetic_pairs(rng, 500, w, scale, offset)
     ra = ens.predict(xa[..., :OBS].reshape(-1, OBS), xa[..., OBS:].reshape(-1, ACT)).reshape(500, T).sum(1)
     rb = ens.predict(xb[..., :OBS].reshape(-1, OBS), xb[..., OBS:].reshape(-1, ACT)).reshape(500, T).sum(1)
     assert np.mean((ra > rb) == (mu > 0.5)) > 0.9
     # Per-step r̂ correlates with the true reward.
-    x = rng.normal(size=(1000, OBS + ACT)).astype(np.float32)
-    assert np.corrcoef(ens.predict(x[:, :OBS], x[:, OBS:]), x @ w)[0, 1] > 0.9
+    z = rng.normal(size=(1000, OBS + ACT))
+    x = (z * scale + offset).astype(np.float32)
+    assert np.corrcoef(ens.predict(x[:, :OBS], x[:, OBS:]), z @ w)[0, 1] > 0.9
 
 
 def test_normalized_output_has_target_std_and_numpy_matches_torch():
