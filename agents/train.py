@@ -101,8 +101,6 @@ def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, An
     cfg.timesteps = spec.default_timesteps if cfg.timesteps is None else cfg.timesteps
     device = resolve_device(cfg.device)
     ppo_settings = {**spec.ppo, **cfg.ppo}
-    if cfg.reward == "preferences" and "ent_coef" not in cfg.ppo:
-        ppo_settings["ent_coef"] = max(float(ppo_settings.get("ent_coef", 0.0)), spec.pref_ent_coef)
     if cfg.n_envs is not None:
         ppo_settings["n_envs"] = cfg.n_envs
     n_envs, ppo_kwargs = split_settings(ppo_settings)

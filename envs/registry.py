@@ -31,8 +31,6 @@ class TaskSpec:
         normalize: wrap PPO's env in ``VecNormalize``.
         default_labels: default label budget.
         default_timesteps: default RL budget.
-        pref_ent_coef: PPO entropy bonus when learning from r̂ (the paper: 0.01, Swimmer 0.001), for
-            the exploration a changing reward needs; a larger task setting is kept.
     """
 
     name: str
@@ -48,7 +46,6 @@ class TaskSpec:
     default_labels: int = 700
     default_timesteps: int = 1_000_000
     clip_seconds: float = 1.5
-    pref_ent_coef: float = 0.01
 
     @property
     def clip_steps(self) -> int:
@@ -115,7 +112,7 @@ _MUJOCO: list[TaskSpec] = [
     TaskSpec("Ant", "Ant-v5", "mujoco", dt=0.05, episode_steps=1000,
              env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True),
     TaskSpec("HalfCheetah", "HalfCheetah-v5", "mujoco", dt=0.05, episode_steps=1000),
-    TaskSpec("Swimmer", "Swimmer-v5", "mujoco", dt=0.04, episode_steps=1000, pref_ent_coef=0.001),
+    TaskSpec("Swimmer", "Swimmer-v5", "mujoco", dt=0.04, episode_steps=1000),
     TaskSpec("Reacher", "Reacher-v5", "mujoco", dt=0.02, episode_steps=50),
     # The pendulums can't recover from a fall: running on in the fallen state made 95% of clips a pole
     # lying still and 93% of labels ties (RESULTS.md), so a fallen pole restarts underneath after
