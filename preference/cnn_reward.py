@@ -109,10 +109,6 @@ class CnnRewardEnsemble(NormalizedEnsemble):
     pack = staticmethod(pack)
     unpack = staticmethod(unpack)
 
-    def member_rewards(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw rewards of every (live) member: x [..., 4, 84, 84] -> [M, ...]."""
-        return torch.stack([m(x) for m in self.members])
-
     def set_input_stats(self, x: np.ndarray) -> None:
         """Frames are scaled to [0, 1] inside each member; nothing to standardize."""
 
