@@ -51,7 +51,8 @@ class RewardMLP(nn.Module):
 class NormalizedEnsemble(nn.Module):
     """What every reward ensemble shares: ``n_members`` seeded members, an l2 coefficient each, and
     r̂ as the mean of the members after each is normalized (mean 0, std 1), rescaled to std
-    ``target_std``. Subclasses define ``member_rewards`` (raw rewards [M, ...]) and ``refresh``."""
+    ``target_std``. Subclasses define ``refresh`` and, where members need their inputs transformed,
+    ``member_reward`` (the one path for training and prediction alike)."""
 
     def __init__(self, make_member: Callable[[], nn.Module], n_members: int, target_std: float,
                  init_l2: float, seed: int):
@@ -128,7 +129,6 @@ class RewardEnsemble(NormalizedEnsemble):
     def member_reward(self, k: int, x: torch.Tensor) -> torch.Tensor:
         """Raw reward of member ``k`` on raw inputs x [..., in_dim] -> [...] (members see them standardized)."""
         return self.members[k](self.standardize(x))
-
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """Inputs scaled by the data set's statistics (members see standardized inputs)."""

@@ -132,3 +132,14 @@ def test_restart_after_flag_overrides_the_tasks_default():
     assert task("--env", "Hopper", "--restart-after", "1").restart_after == 1
     assert task("--env", "InvertedPendulum", "--restart-after", "0").restart_after == 0
     assert task("--env", "Hopper", "--clip-seconds", "0.2").clip_steps == 25  # the run's clip length too
+
+
+def test_a_run_config_keeps_the_fall_handling_it_ran_with(tmp_path):
+    from agents.config import TrainConfig, load_run_config
+    from agents.train import prepare
+
+    cfg = TrainConfig(env="InvertedPendulum")
+    prepare(cfg)
+    assert cfg.restart_after == 10  # written out, not left to a default that may change
+    (tmp_path / "config.json").write_text(json.dumps({"env": "InvertedPendulum", "reset_on_fall": False}))
+    assert load_run_config(tmp_path).task().restart_after == 0  # the flag of cd1a09f, still understood

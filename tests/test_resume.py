@@ -141,11 +141,10 @@ def test_diagnose_scores_whole_episodes_of_policies_with_the_runs_r_hat(finished
     from agents.config import load_run_config
     from agents.diagnose import score_policies
     from envs.mujoco import make_mujoco_env
-    from envs.registry import get_task
 
     mine, rand = score_policies(finished_run, [str(finished_run), "random"], episodes=2, seed=5)
     cfg = load_run_config(finished_run)
-    spec = get_task(cfg.env)
+    spec = cfg.task()
     env = make_mujoco_env(spec, cfg.unhealthy_penalty)  # known answer: the same seeded random episodes
     env.action_space.seed(5)
     total = 0.0
