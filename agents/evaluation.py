@@ -77,7 +77,9 @@ def evaluate(model: PPO, norm: VecNormalize | None, spec: TaskSpec, episodes: in
     penalty in unhealthy states); ``oracle_unhealthy_fraction`` and ``oracle_first_unhealthy_step``
     (mean over episodes; the episode length where a policy never leaves the healthy range) say how
     the policy earns it, e.g. whether a low gym-task return comes from a fall or from brief
-    excursions out of the healthy range that gymnasium ends the episode for.
+    excursions out of the healthy range that gymnasium ends the episode for. With a restart after
+    a fall (the pendulums) the unhealthy steps are the charged down steps, which begin one step after
+    the fall itself.
     """
     if episodes == 0:
         return {"eval_episodes": 0}
