@@ -130,7 +130,7 @@ class CnnRewardEnsemble(NormalizedEnsemble):
         outs = []
         for i in range(0, len(x), self.infer_batch):
             t = torch.as_tensor(x[i:i + self.infer_batch], device=self.device_)
-            outs.append(torch.stack([m(t) for m in members]))  # as member_reward: members scale frames themselves
+            outs.append(torch.stack([m(t) for m in members]))  # member_inputs is the identity: members scale frames
         if not outs:
             return torch.zeros((self.n_members, 0), device=self.device_)
         return torch.cat(outs, 1)

@@ -216,18 +216,15 @@ class EnsembleTrainer:
             window = window[-self.cfg.eval_max:]
         per_member: list[dict[str, float]] = []
         chunks = [window[i:i + 256] for i in range(0, len(window), 256)]
-        ras = [[] for _ in self.ens.members]
-        rbs = [[] for _ in self.ens.members]
-        mus = []
+        ras, rbs, mus = [], [], []
         for chunk in chunks:
             xa, xb, mu = self._batch(chunk)
             mus.append(mu)
-            for k in range(self.ens.n_members):
-                ras[k].append(self.ens.member_reward(k, xa).sum(-1))
-                rbs[k].append(self.ens.member_reward(k, xb).sum(-1))
-        mu_all = torch.cat(mus)
+            ras.append(self.ens.member_rewards(xa).sum(-1))  # [M, chunk]
+            rbs.append(self.ens.member_rewards(xb).sum(-1))
+        mu_all, ra_all, rb_all = torch.cat(mus), torch.cat(ras, 1), torch.cat(rbs, 1)
         for k in range(self.ens.n_members):
-            ra, rb = torch.cat(ras[k]), torch.cat(rbs[k])
+            ra, rb = ra_all[k], rb_all[k]
             loss = preference_loss(ra, rb, mu_all, self.cfg.label_noise)
             val = torch.as_tensor(is_val[k, window], device=loss.device)
             row: dict[str, float] = {"l2": float(self.ens.l2_coef[k])}

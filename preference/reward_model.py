@@ -52,7 +52,7 @@ class NormalizedEnsemble(nn.Module):
     """What every reward ensemble shares: ``n_members`` seeded members, an l2 coefficient each, and
     r̂ as the mean of the members after each is normalized (mean 0, std 1), rescaled to std
     ``target_std``. Subclasses define ``refresh`` and, where members need their inputs transformed,
-    ``member_reward`` (the one path for training and prediction alike)."""
+    ``member_inputs``: training and prediction both reach the members through it."""
 
     def __init__(self, make_member: Callable[[], nn.Module], n_members: int, target_std: float,
                  init_l2: float, seed: int):
@@ -70,14 +70,18 @@ class NormalizedEnsemble(nn.Module):
     def n_members(self) -> int:
         return len(self.members)
 
+    def member_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """What the members see of inputs x (here: x itself)."""
+        return x
+
     def member_reward(self, k: int, x: torch.Tensor) -> torch.Tensor:
-        """Raw (unnormalized) reward of member ``k``: x [..., *input] -> [...]. Training and prediction
-        both go through here, so that the members learn the function r̂ is computed with."""
-        return self.members[k](x)
+        """Raw (unnormalized) reward of member ``k``: x [..., *input] -> [...], as fitted."""
+        return self.members[k](self.member_inputs(x))
 
     def member_rewards(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw rewards of every member: x [..., *input] -> [M, ...]."""
-        return torch.stack([self.member_reward(k, x) for k in range(self.n_members)])
+        """Raw rewards of every member: x [..., *input] -> [M, ...], with the same inputs as fitted."""
+        x = self.member_inputs(x)
+        return torch.stack([m(x) for m in self.members])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalized ensemble reward r̂: x [..., *input] -> [...]."""
@@ -126,12 +130,8 @@ class RewardEnsemble(NormalizedEnsemble):
         acts = np.asarray(acts, dtype=np.float32).reshape(*np.shape(acts)[:-1], -1)
         return np.concatenate([obs, acts], axis=-1)
 
-    def member_reward(self, k: int, x: torch.Tensor) -> torch.Tensor:
-        """Raw reward of member ``k`` on raw inputs x [..., in_dim] -> [...] (members see them standardized)."""
-        return self.members[k](self.standardize(x))
-
-    def standardize(self, x: torch.Tensor) -> torch.Tensor:
-        """Inputs scaled by the data set's statistics (members see standardized inputs)."""
+    def member_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs x [..., in_dim] scaled by the data set's statistics: the members see them standardized."""
         return (x - self.in_mean) / self.in_std
 
     @torch.no_grad()
