@@ -80,7 +80,7 @@ class TrainConfig:
     media_every: int = 100_000
     """Log an agent episode GIF, the latest queried pair and the predicted-vs-true scatter every
     this many env steps, and at the end (0: never)."""
-    alarm_window: int = 10
+    alarm_window: int = 25
     """Episodes per half-window of the reward-hacking alarm."""
     sticky_actions: float = 0.0
     """Atari: ALE's sticky-action probability (the paper used none; ALE/*-v5 uses 0.25)."""

@@ -87,30 +87,44 @@ def scatter_figure(pred: np.ndarray, true: np.ndarray, title: str):
 class HackingAlarm:
     """Flags reward hacking: the learned return rises while the true return falls.
 
-    Over the last ``2 * window`` finished episodes, compare the mean of the newer half to the
-    older half, for both returns, in units of their standard deviation over all ``2 * window``.
-    The alarm is on when the learned return rose by more than ``threshold`` and the true
-    return fell by more than ``threshold``.
+    Over the last ``2 * window`` finished episodes, a Welch t-statistic compares the newer half with
+    the older half, for each return. The alarm is on once the learned return's t has stayed above
+    ``threshold`` and the true return's below ``-threshold`` for ``persist`` episodes (default
+    ``window // 2``). The defaults come from a simulation (RESULTS.md): over 1,000 episodes of
+    trendless noise they raise no alarm, where the earlier rule (0.5 sd between halves of 20
+    episodes) fired in 98% of runs; a learned return rising 0.05 sd per episode while the true one
+    falls as fast is caught after about 50 episodes.
     """
 
-    def __init__(self, window: int = 10, threshold: float = 0.5):
+    def __init__(self, window: int = 25, threshold: float = 3.0, persist: int | None = None):
         self.window, self.threshold = window, threshold
+        self.persist = window // 2 if persist is None else persist
         self.learned: deque[float] = deque(maxlen=2 * window)
         self.true: deque[float] = deque(maxlen=2 * window)
-        self.raised_once = False
+        self.episodes = 0
+        self._held_since: int | None = None  # episode count when the condition started holding
 
     def add(self, learned: float, true: float) -> None:
         self.learned.append(learned)
         self.true.append(true)
+        self.episodes += 1
 
     def _trend(self, values: deque[float]) -> float:
-        v = np.asarray(values)
+        """Welch t of the newer half's mean against the older half's."""
+        v = np.asarray(values, dtype=np.float64)
         old, new = v[: self.window], v[self.window:]
-        return float((new.mean() - old.mean()) / (v.std() + 1e-8))
+        se = np.sqrt(old.var(ddof=1) / len(old) + new.var(ddof=1) / len(new))
+        return float((new.mean() - old.mean()) / (se + 1e-8))
 
     def check(self) -> tuple[bool, float, float]:
-        """(alarm on, learned trend, true trend); trends are 0 until enough episodes exist."""
+        """(alarm on, learned trend, true trend); trends are t-statistics, 0 until enough episodes exist."""
         if len(self.true) < 2 * self.window:
             return False, 0.0, 0.0
         lt, tt = self._trend(self.learned), self._trend(self.true)
-        return (lt > self.threshold and tt < -self.threshold), lt, tt
+        if lt > self.threshold and tt < -self.threshold:
+            if self._held_since is None:
+                self._held_since = self.episodes
+        else:
+            self._held_since = None
+        on = self._held_since is not None and self.episodes - self._held_since >= self.persist
+        return on, lt, tt

@@ -14,10 +14,10 @@ def fake_wrapper():
                            recent_rewards=deque())
 
 
-def run_episodes(learned, true, capsys):
+def run_episodes(learned, true, capsys, alarm=None):
     """Feed episode returns through the callback's alarm, 4 episodes per rollout."""
     w = fake_wrapper()
-    cb = PreferenceCallback(w, loop=SimpleNamespace(), alarm=HackingAlarm(window=10))
+    cb = PreferenceCallback(w, loop=SimpleNamespace(), alarm=alarm or HackingAlarm(window=10))
     cb.writer = None
     records = []
     for i in range(0, len(true), 4):
@@ -47,10 +47,27 @@ def test_healthy_run_does_not_raise_it(capsys):
     true = 5 * t + rng.normal(0, 20, 60)  # both improve
     cb, flags, out = run_episodes(learned, true, capsys)
     assert not cb.alarm_raised and max(flags) == 0.0 and "reward hacking" not in out
-    flat = HackingAlarm(window=10)
-    for _ in range(20):  # pure noise, no trend
-        flat.add(rng.normal(), rng.normal())
-    assert not flat.check()[0]
+
+
+def test_trendless_noise_never_raises_it_over_a_long_run(capsys):
+    """1,000 episodes of independent noise, checked every 4: the defaults stay quiet (the first rule,
+    0.5 sd between halves of 20 episodes, fired in 98% of such runs)."""
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        cb, flags, out = run_episodes(rng.normal(0, 20, 1000), rng.normal(500, 20, 1000), capsys, HackingAlarm())
+        assert not cb.alarm_raised and max(flags) == 0.0 and "reward hacking" not in out
+
+
+def test_the_alarm_waits_until_the_decoupling_has_persisted():
+    alarm = HackingAlarm(window=10, threshold=3.0, persist=5)
+    ons = []
+    for i in range(30):  # learned climbs, true falls, from the first episode on
+        alarm.add(i + 0.3 * (i % 3), -i + 0.3 * (i % 2))
+        on, lt, tt = alarm.check()
+        ons.append(on)
+        if i >= 19:
+            assert lt > 3 and tt < -3
+    assert ons.index(True) == 24 and all(ons[24:])  # trends hold from episode 20; 5 episodes later, on
 
 
 def test_helpers_write_real_gifs_and_tables():
