@@ -90,9 +90,9 @@ class HackingAlarm:
     Over the last ``2 * window`` finished episodes, a Welch t-statistic compares the newer half with
     the older half, for each return. The alarm is on once the learned return's t has stayed above
     ``threshold`` and the true return's below ``-threshold`` for ``persist`` episodes (default
-    ``window // 2``). The defaults come from a simulation (RESULTS.md): over 1,000 episodes of
-    trendless noise they raise no alarm, where the earlier rule (0.5 sd between halves of 20
-    episodes) fired in 98% of runs; a learned return rising 0.05 sd per episode while the true one
+    ``window // 2``). The defaults come from a simulation (results/scripts/alarm_sim.py): over
+    1,000 episodes of trendless noise they raise no alarm, where the earlier rule (0.5 sd between
+    halves of 20 episodes) fired in every run; a learned return rising 0.05 sd per episode while the true one
     falls as fast is caught after about 50 episodes.
     """
 

@@ -51,7 +51,7 @@ def test_healthy_run_does_not_raise_it(capsys):
 
 def test_trendless_noise_never_raises_it_over_a_long_run(capsys):
     """1,000 episodes of independent noise, checked every 4: the defaults stay quiet (the first rule,
-    0.5 sd between halves of 20 episodes, fired in 98% of such runs)."""
+    0.5 sd between halves of 20 episodes, fired in every such simulated run)."""
     rng = np.random.default_rng(2)
     for _ in range(5):
         cb, flags, out = run_episodes(rng.normal(0, 20, 1000), rng.normal(500, 20, 1000), capsys, HackingAlarm())
