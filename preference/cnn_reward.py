@@ -129,8 +129,8 @@ class CnnRewardEnsemble(NormalizedEnsemble):
         x = np.asarray(x)
         outs = []
         for i in range(0, len(x), self.infer_batch):
-            t = torch.as_tensor(x[i:i + self.infer_batch], device=self.device_)
-            outs.append(torch.stack([m(t) for m in members]))  # member_inputs is the identity: members scale frames
+            t = self.member_inputs(torch.as_tensor(x[i:i + self.infer_batch], device=self.device_))
+            outs.append(torch.stack([m(t) for m in members]))
         if not outs:
             return torch.zeros((self.n_members, 0), device=self.device_)
         return torch.cat(outs, 1)
