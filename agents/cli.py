@@ -81,9 +81,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip-seconds", type=float, default=d.clip_seconds,
                    help="clip length in simulated seconds, at most 60 steps (the paper's 15-60); "
                         "default %(default)s")
-    p.add_argument("--reward-inputs", choices=("obs+act", "obs"), default=d.reward_inputs,
+    p.add_argument("--reward-inputs", choices=("obs+act", "obs"), default=None,
                    help="what the reward model sees: observation and action (the paper) or the "
-                        "observation only; default %(default)s")
+                        "observation only; default: the task's (Swimmer obs, the others obs+act)")
     p.add_argument("--initial-fraction", type=float, default=d.initial_fraction,
                    help="share of the budget labeled on random-policy clips before RL; default %(default)s")
     p.add_argument("--fit-every", type=_positive_int, default=d.fit_every,
@@ -224,7 +224,8 @@ def _fmt(x: float | None) -> str:
 def _cmd_tasks() -> None:
     for spec in TASKS.values():
         print(f"{spec.name:24s} {spec.gym_id:28s} clip {spec.clip_steps:4d} steps  "
-              f"episode {spec.episode_steps:5d}  labels {spec.default_labels:5d}  steps {spec.default_timesteps:,}")
+              f"episode {spec.episode_steps:5d}  labels {spec.default_labels:5d}  steps {spec.default_timesteps:,}  "
+              f"r̂ of {'frames' if spec.kind == 'atari' else spec.reward_inputs}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -314,6 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"prefrl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `prefrl tasks | head`: the reader is gone, nothing to report to
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, OSError, StoreError) as exc:
         print(f"prefrl: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

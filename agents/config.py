@@ -52,8 +52,9 @@ class TrainConfig:
     """Reward-predictor ensemble members."""
     clip_seconds: float = 1.5
     """Clip length in simulated seconds (converted to steps per task)."""
-    reward_inputs: str = "obs+act"
-    """What r̂ sees: `obs+act` (the paper) or `obs` (observations only; actions can't be exploited)."""
+    reward_inputs: str | None = None
+    """What r̂ sees: `obs+act` (the paper) or `obs` (observations only; actions can't be exploited);
+    default: the task's (Swimmer `obs`, the others `obs+act`)."""
     initial_fraction: float = 0.25
     """Fraction of the label budget collected from random-policy clips before RL starts."""
     schedule_horizon: float = 2e6
@@ -108,6 +109,10 @@ class TrainConfig:
         spec = replace(get_task(self.env), clip_seconds=self.clip_seconds)
         return spec if self.restart_after is None else replace(spec, restart_after=self.restart_after)
 
+    def resolved_reward_inputs(self) -> str:
+        """What r̂ sees in this run: the setting, or the task's default where it is unset."""
+        return self.reward_inputs or get_task(self.env).reward_inputs
+
     def validate(self) -> None:
         """Raise ValueError with one clear line for any impossible setting."""
         if self.reward not in REWARDS:
@@ -146,7 +151,7 @@ class TrainConfig:
             raise ValueError(f"--fit-rate must be >= 0, got {self.fit_rate}")
         if self.eval_episodes < 0:
             raise ValueError(f"--eval-episodes must be >= 0, got {self.eval_episodes}")
-        if self.reward_inputs not in ("obs+act", "obs"):
+        if self.reward_inputs not in (None, "obs+act", "obs"):
             raise ValueError(f"--reward-inputs must be obs+act or obs, got {self.reward_inputs!r}")
         if self.clip_seconds <= 0:
             raise ValueError(f"--clip-seconds must be positive, got {self.clip_seconds}")

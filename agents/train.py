@@ -100,6 +100,7 @@ def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, An
     cfg.labels = spec.default_labels if cfg.labels is None else cfg.labels
     cfg.timesteps = spec.default_timesteps if cfg.timesteps is None else cfg.timesteps
     cfg.restart_after = spec.restart_after  # saved explicitly: a later default must not change this run
+    cfg.reward_inputs = cfg.resolved_reward_inputs()
     device = resolve_device(cfg.device)
     ppo_settings = {**spec.ppo, **cfg.ppo}
     if cfg.n_envs is not None:

@@ -143,3 +143,17 @@ def test_a_run_config_keeps_the_fall_handling_it_ran_with(tmp_path):
     assert cfg.restart_after == 10  # written out, not left to a default that may change
     (tmp_path / "config.json").write_text(json.dumps({"env": "InvertedPendulum", "reset_on_fall": False}))
     assert load_run_config(tmp_path).task().restart_after == 0  # the flag of cd1a09f, still understood
+
+
+def test_reward_inputs_default_to_the_tasks_and_are_written_out():
+    from agents.cli import _config_from, build_parser
+    from agents.train import prepare
+
+    def resolved(*args: str) -> str:
+        cfg = _config_from(build_parser().parse_args(["train", *args]))
+        prepare(cfg)
+        return cfg.reward_inputs
+
+    assert resolved("--env", "Swimmer") == "obs"  # RESULTS.md, fifth session: 0.99-1.00 against 0.73
+    assert resolved("--env", "Hopper") == "obs+act"  # the paper's r̂(o, a) elsewhere
+    assert resolved("--env", "Swimmer", "--reward-inputs", "obs+act") == "obs+act"
