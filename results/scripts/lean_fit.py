@@ -8,7 +8,11 @@ reward v and an indicator of a charged (unhealthy) step: r̂ ~ a + b v + c lean.
 costs in r̂'s eyes, in units of forward reward; the truth is 1 + the unhealthy penalty (6).
 
     python results/scripts/lean_fit.py RUN regress
+    python results/scripts/lean_fit.py RUN regress_sum                  # regression on clip returns only
     python results/scripts/lean_fit.py RUN bt 700 '{"extra_pen": 15}'   # oracle with penalty 20
+    python results/scripts/lean_fit.py RUN bt 700 '{"obs_only": true}'  # r̂ of observations only
+    python results/scripts/lean_fit.py RUN bt 3000 '{"beta": 0.1}'      # Boltzmann-rational labels
+    python results/scripts/lean_fit.py RUN bt 700 '{"segment": 20}'     # pairs of 20-step pieces
 """
 
 import json
@@ -31,25 +35,34 @@ def main() -> None:
     n_pairs = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     var = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
     init_l2, rounds, extra_pen = var.pop("init_l2", 1e-2), var.pop("rounds", 20), var.pop("extra_pen", 0.0)
+    act_dim_used = 0 if var.pop("obs_only", False) else None
+    segment = var.pop("segment", 0)  # compare pieces of this many steps cut from the clips (0: whole clips)
+    beta = var.pop("beta", None)  # Boltzmann-rational labels: P(a wins) = sigmoid(beta (return a - return b))
     st = PreferenceStore(run / "store", create=False)
     labs = [lab for lab in st.labels() if lab.value is not None]
     ids = sorted({lab.clip_a for lab in labs} | {lab.clip_b for lab in labs})
     clips = [st.load_clip(i) for i in ids]
     late = np.arange(len(ids)) >= len(ids) * 0.6
-    ens = RewardEnsemble(clips[0].obs.shape[-1], clips[0].acts.shape[-1], 3, init_l2=init_l2, seed=0)
+    act_dim = clips[0].acts.shape[-1] if act_dim_used is None else act_dim_used
+    ens = RewardEnsemble(clips[0].obs.shape[-1], act_dim, 3, init_l2=init_l2, seed=0)
     xs = [ens.inputs(c.obs, c.acts) for c in clips]
     ts = [c.true_rewards for c in clips]
     rng = np.random.default_rng(0)
     test = rng.random(len(clips)) < 0.3
     train = np.flatnonzero(~test)
-    if mode == "regress":
+    if mode in ("regress", "regress_sum"):
         allx, ally = np.concatenate([xs[i] for i in train]), np.concatenate([ts[i] for i in train])
         ens.set_input_stats(allx)
-        x, y = torch.as_tensor(allx, dtype=torch.float32), torch.as_tensor(ally, dtype=torch.float32)
+        if mode == "regress":  # on each step's reward
+            x, y = torch.as_tensor(allx, dtype=torch.float32), torch.as_tensor(ally, dtype=torch.float32)
+        else:  # on each clip's return only: x [clips, steps, in_dim], y [clips]
+            x = torch.as_tensor(np.stack([xs[i] for i in train]), dtype=torch.float32)
+            y = torch.as_tensor(np.stack([ts[i] for i in train]).sum(1), dtype=torch.float32)
         opt = torch.optim.Adam(ens.members[0].parameters(), 1e-3)
         for _ in range(3000):
-            j = torch.randint(0, len(x), (256,))
-            loss = ((ens.member_reward(0, x[j]) - y[j]) ** 2).mean()
+            j = torch.randint(0, len(x), (256 if mode == "regress" else 32,))
+            out = ens.member_reward(0, x[j])
+            loss = ((out - y[j]) ** 2).mean() if mode == "regress" else ((out.sum(1) - y[j]) ** 2).mean() / 60**2
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -57,11 +70,19 @@ def main() -> None:
             pred = [ens.member_reward(0, torch.as_tensor(xi, dtype=torch.float32)).numpy() for xi in xs]
     else:
         trainer = EnsembleTrainer(ens, FitConfig(**var), rng=np.random.default_rng(0))
+        seg_x, seg_t = [xs[i] for i in train], [ts[i] for i in train]
+        if segment:
+            cut = [(i, k) for i in train for k in range(0, len(ts[i]) - segment + 1, segment)]
+            seg_x = [xs[i][k:k + segment] for i, k in cut]
+            seg_t = [ts[i][k:k + segment] for i, k in cut]
         for _ in range(n_pairs):
-            a, b = rng.choice(train, 2, replace=False)
-            sa = (ts[a] - extra_pen * (ts[a] < CHARGED)).sum()
-            sb = (ts[b] - extra_pen * (ts[b] < CHARGED)).sum()
-            trainer.add(xs[a], xs[b], 0.5 if sa == sb else float(sa > sb))
+            a, b = rng.choice(len(seg_x), 2, replace=False)
+            sa = (seg_t[a] - extra_pen * (seg_t[a] < CHARGED)).sum()
+            sb = (seg_t[b] - extra_pen * (seg_t[b] < CHARGED)).sum()
+            if beta is None:
+                trainer.add(seg_x[a], seg_x[b], 0.5 if sa == sb else float(sa > sb))
+            else:
+                trainer.add(seg_x[a], seg_x[b], float(rng.random() < 1 / (1 + np.exp(-beta * (sa - sb)))))
         for _ in range(rounds):
             trainer.fit(4 * len(trainer))
         ens.normalize(np.concatenate([xs[i] for i in train]))
