@@ -65,6 +65,14 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     return s, "\n".join(lines)
 
 
+def is_one_comparison(rows: list[dict[str, Any]]) -> bool:
+    """The rows are one task's learned-reward runs of a single setting (labels, selection, teacher)
+    beside its true-reward runs: what summary.md's two ratios describe (a suite's variants are not)."""
+    learned = {(r.get("labels"), r.get("selection"), r.get("teacher")) for r in rows if r["reward"] == "preferences"}
+    return (len({r["env"] for r in rows}) == 1 and len(learned) == 1
+            and {r["reward"] for r in rows} == {"preferences", "true"})
+
+
 def run_bench(base: TrainConfig, seeds: int, workers: int, name: str | None, suite: str | None = None,
               executor: str = "processes", address: str | None = None) -> Path:
     """Run a suite (or, without one, ``base.env`` at ``base.labels`` against true-reward PPO) and
@@ -87,8 +95,7 @@ def run_bench(base: TrainConfig, seeds: int, workers: int, name: str | None, sui
     rows = run_suite(cells, base, out, workers, executor, address)
     write_report(out)
     done = [r for r in rows if r["status"] == "done"]
-    envs = {r["env"] for r in done}
-    if len(envs) == 1 and {r["reward"] for r in done} == {"preferences", "true"}:
+    if is_one_comparison(done):
         summary, md = summarize(done)
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         (out / "summary.md").write_text(md)

@@ -157,3 +157,15 @@ def test_reward_inputs_default_to_the_tasks_and_are_written_out():
     assert resolved("--env", "Swimmer") == "obs"  # RESULTS.md, fifth session: 0.99-1.00 against 0.73
     assert resolved("--env", "Hopper") == "obs+act"  # the paper's r̂(o, a) elsewhere
     assert resolved("--env", "Swimmer", "--reward-inputs", "obs+act") == "obs+act"
+
+
+def test_bench_summary_is_written_only_for_one_learned_setting_against_the_baseline():
+    from agents.benchmark import is_one_comparison
+
+    true = dict(env="Swimmer", reward="true", labels=None, selection="random", teacher="oracle")
+    learned = dict(true, reward="preferences", labels=700)
+    assert is_one_comparison([true, learned, dict(learned, seed=1)])
+    assert not is_one_comparison([true, learned, dict(learned, selection="disagreement")])  # a suite's variants
+    assert not is_one_comparison([true, learned, dict(learned, teacher="mistake")])
+    assert not is_one_comparison([true, learned, dict(true, env="Hopper")])
+    assert not is_one_comparison([learned])
