@@ -166,6 +166,7 @@ class TrainConfig:
         data = json.loads(path.read_text())
         if "reset_on_fall" in data and data.get("restart_after") is None:  # a run of cd1a09f
             data["restart_after"] = 1 if data["reset_on_fall"] else 0
+        data.setdefault("reward_inputs", "obs+act")  # a run from before the option: r̂(o, a) was the only kind
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

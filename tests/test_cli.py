@@ -159,6 +159,13 @@ def test_reward_inputs_default_to_the_tasks_and_are_written_out():
     assert resolved("--env", "Swimmer", "--reward-inputs", "obs+act") == "obs+act"
 
 
+def test_a_run_from_before_reward_inputs_existed_keeps_the_action_in_its_reward_model(tmp_path):
+    from agents.config import load_run_config
+
+    (tmp_path / "config.json").write_text(json.dumps({"env": "Swimmer"}))
+    assert load_run_config(tmp_path).resolved_reward_inputs() == "obs+act"  # not Swimmer's new default
+
+
 def test_bench_summary_is_written_only_for_one_learned_setting_against_the_baseline():
     from agents.benchmark import is_one_comparison
 
