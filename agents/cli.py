@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any, NoReturn, Sequence
 
-from agents.config import LABELERS, REWARDS, TrainConfig
+from agents.config import LABELERS, REWARD_INPUTS, REWARDS, TrainConfig
 from envs.registry import TASKS
 from preference.selection import SELECTIONS
 from preference.teachers import PRESETS
@@ -81,7 +81,7 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip-seconds", type=float, default=d.clip_seconds,
                    help="clip length in simulated seconds, at most 60 steps (the paper's 15-60); "
                         "default %(default)s")
-    p.add_argument("--reward-inputs", choices=("obs+act", "obs"), default=None,
+    p.add_argument("--reward-inputs", choices=REWARD_INPUTS, default=None,
                    help="what the reward model sees: observation and action (the paper) or the "
                         "observation only; default: the task's (Swimmer obs, the others obs+act)")
     p.add_argument("--initial-fraction", type=float, default=d.initial_fraction,

@@ -12,6 +12,7 @@ from envs.registry import TaskSpec, get_task
 
 REWARDS = ("preferences", "true")
 LABELERS = ("oracle", "human", "human+oracle")
+REWARD_INPUTS = ("obs+act", "obs")  # what r̂ sees: observation and action (the paper), or the observation
 # Settings a resumed run may change: they do not change the experiment.
 RESUMABLE_CHANGES = frozenset({"device", "progress", "checkpoint_every", "torch_threads", "window", "max_behind",
                                "eval_episodes", "media_every"})
@@ -113,6 +114,10 @@ class TrainConfig:
         """What r̂ sees in this run: the setting, or the task's default where it is unset."""
         return self.reward_inputs or get_task(self.env).reward_inputs
 
+    def reward_act_dim(self, act_dim: int) -> int:
+        """How many action dimensions r̂ takes in, given the env's ``act_dim``: all, or 0 for ``obs``."""
+        return act_dim if self.resolved_reward_inputs() == "obs+act" else 0
+
     def validate(self) -> None:
         """Raise ValueError with one clear line for any impossible setting."""
         if self.reward not in REWARDS:
@@ -151,8 +156,8 @@ class TrainConfig:
             raise ValueError(f"--fit-rate must be >= 0, got {self.fit_rate}")
         if self.eval_episodes < 0:
             raise ValueError(f"--eval-episodes must be >= 0, got {self.eval_episodes}")
-        if self.reward_inputs not in (None, "obs+act", "obs"):
-            raise ValueError(f"--reward-inputs must be obs+act or obs, got {self.reward_inputs!r}")
+        if self.reward_inputs is not None and self.reward_inputs not in REWARD_INPUTS:
+            raise ValueError(f"--reward-inputs must be {' or '.join(REWARD_INPUTS)}, got {self.reward_inputs!r}")
         if self.clip_seconds <= 0:
             raise ValueError(f"--clip-seconds must be positive, got {self.clip_seconds}")
         if not 0.0 < self.initial_fraction < 1.0:

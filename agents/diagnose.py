@@ -49,8 +49,7 @@ def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = No
     store.close()
     if not chosen:
         raise ValueError(f"{run_dir}: no labeled clips yet")
-    act_dim = chosen[0].acts.shape[-1] if cfg.resolved_reward_inputs() == "obs+act" else 0
-    ens, which = _ensemble(run_dir, act_dim=act_dim)
+    ens, which = _ensemble(run_dir, act_dim=cfg.reward_act_dim(chosen[0].acts.shape[-1]))
     r = np.concatenate([ens.predict(c.obs, c.acts) for c in chosen])
     true = np.concatenate([c.true_rewards for c in chosen])
     threshold = -cfg.unhealthy_penalty / 2 if unhealthy_below is None else unhealthy_below
@@ -87,8 +86,7 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
     if spec.kind == "atari":
         raise ValueError(f"{run_dir}: --policy scoring is for MuJoCo runs")
     env = make_mujoco_env(spec, cfg.unhealthy_penalty)
-    act_dim = int(np.prod(env.action_space.shape)) if cfg.resolved_reward_inputs() == "obs+act" else 0
-    ens, which = _ensemble(run_dir, act_dim=act_dim)
+    ens, which = _ensemble(run_dir, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
     rows = []
     for name in policies:
         model = norm = None

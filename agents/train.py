@@ -125,16 +125,14 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
     else:
         venv = make_vec_env(spec, n_envs, cfg.seed + seed_offset, cfg.unhealthy_penalty)
     obs_dim = int(np.prod(venv.observation_space.shape))
-    act_dim = int(np.prod(venv.action_space.shape))
     recorder = ClipRecorder(n_envs, spec.clip_steps, capacity=cfg.clip_capacity)
     store = PreferenceStore(run_dir / "store")
     loop: PreferenceLoop | None = None
     if cfg.reward == "preferences" and spec.kind == "atari":
         loop = _atari_loop(cfg, device, store, schedule, recorder)
     elif cfg.reward == "preferences":
-        reward_act_dim = act_dim if cfg.reward_inputs == "obs+act" else 0
-        ensemble = RewardEnsemble(obs_dim, reward_act_dim, cfg.ensemble_size, target_std=1.0, device=device,
-                                  seed=cfg.seed)
+        act_dim = cfg.reward_act_dim(int(np.prod(venv.action_space.shape)))
+        ensemble = RewardEnsemble(obs_dim, act_dim, cfg.ensemble_size, target_std=1.0, device=device, seed=cfg.seed)
         trainer = EnsembleTrainer(ensemble, FitConfig(), np.random.default_rng(cfg.seed + 1))
         loop = _preference_loop(cfg, device, ensemble, trainer, store, schedule, recorder)
     wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder,

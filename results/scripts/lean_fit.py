@@ -35,7 +35,7 @@ def main() -> None:
     n_pairs = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     var = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
     init_l2, rounds, extra_pen = var.pop("init_l2", 1e-2), var.pop("rounds", 20), var.pop("extra_pen", 0.0)
-    act_dim_used = 0 if var.pop("obs_only", False) else None
+    obs_only = var.pop("obs_only", False)
     segment = var.pop("segment", 0)  # compare pieces of this many steps cut from the clips (0: whole clips)
     beta = var.pop("beta", None)  # Boltzmann-rational labels: P(a wins) = sigmoid(beta (return a - return b))
     st = PreferenceStore(run / "store", create=False)
@@ -43,8 +43,7 @@ def main() -> None:
     ids = sorted({lab.clip_a for lab in labs} | {lab.clip_b for lab in labs})
     clips = [st.load_clip(i) for i in ids]
     late = np.arange(len(ids)) >= len(ids) * 0.6
-    act_dim = clips[0].acts.shape[-1] if act_dim_used is None else act_dim_used
-    ens = RewardEnsemble(clips[0].obs.shape[-1], act_dim, 3, init_l2=init_l2, seed=0)
+    ens = RewardEnsemble(clips[0].obs.shape[-1], 0 if obs_only else clips[0].acts.shape[-1], 3, init_l2=init_l2, seed=0)
     xs = [ens.inputs(c.obs, c.acts) for c in clips]
     ts = [c.true_rewards for c in clips]
     rng = np.random.default_rng(0)
@@ -62,7 +61,7 @@ def main() -> None:
         for _ in range(3000):
             j = torch.randint(0, len(x), (256 if mode == "regress" else 32,))
             out = ens.member_reward(0, x[j])
-            loss = ((out - y[j]) ** 2).mean() if mode == "regress" else ((out.sum(1) - y[j]) ** 2).mean() / 60**2
+            loss = ((out - y[j]) ** 2).mean() if mode == "regress" else ((out.sum(1) - y[j]) ** 2).mean() / x.shape[1] ** 2
             opt.zero_grad()
             loss.backward()
             opt.step()
