@@ -203,14 +203,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=12345, help="evaluation seed; default %(default)s")
     diag = sub.add_parser("diagnose", help="how well a run's r̂ tracks the true reward, step by step",
                           description="Compare the run's reward model (final, else its last checkpoint) with the "
-                                      "true reward on the most recently labeled clips: per-step correlation, on "
-                                      "healthy steps, within clips, and mean r̂ on healthy vs unhealthy steps.")
+                                      "true reward. MuJoCo: on the most recently labeled clips, per-step "
+                                      "correlation, on healthy steps, within clips, and mean r̂ on healthy vs "
+                                      "unhealthy steps. Atari: on fresh clips that no labeler saw, played by the "
+                                      "run's policy (or --policy), r̂'s agreement with the oracle on every pair "
+                                      "it would not tie, and the correlation of predicted and true clip returns.")
     diag.add_argument("run", help="the run folder")
-    diag.add_argument("--clips", type=_positive_int, default=300, help="labeled clips to use; default %(default)s")
+    diag.add_argument("--clips", type=_positive_int, default=300,
+                      help="clips to use (MuJoCo: the most recently labeled; Atari: fresh); default %(default)s")
     diag.add_argument("--policy", action="append", metavar="RUN|random",
-                      help="instead: score whole harness episodes of this policy (another run folder's saved "
-                           "policy, deterministic, or 'random') with this run's r̂, to see whether r̂ ranks "
-                           "policies as the oracle does; repeatable")
+                      help="MuJoCo: instead score whole harness episodes of this policy (another run folder's "
+                           "saved policy, deterministic, or 'random') with this run's r̂, to see whether r̂ "
+                           "ranks policies as the oracle does. Atari: play the fresh clips with this policy "
+                           "instead of the run's own. Repeatable")
     diag.add_argument("--episodes", type=_positive_int, default=1,
                       help="with --policy: episodes per policy; default %(default)s")
     sub.add_parser("tasks", help="list the tasks and their settings")
@@ -218,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.2f}"
+    return "n/a" if x is None or x != x else f"{x:.2f}"
 
 
 def _cmd_tasks() -> None:
@@ -251,7 +256,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             import json
             from pathlib import Path
 
-            from agents.diagnose import diagnose, score_policies
+            from agents.config import load_run_config
+            from agents.diagnose import atari_fresh_clips, diagnose, score_policies
+            if load_run_config(Path(args.run)).task().kind == "atari":
+                for row in atari_fresh_clips(Path(args.run), args.policy, args.clips):
+                    print(f"{row['policy']}: {row['clips']} fresh clips of {row['clip_steps']} steps "
+                          f"({row['scoring_clips']:.0%} with a non-zero true return); r̂ agrees with the oracle "
+                          f"on {_fmt(row['pair_acc'])} of {row['decided_pairs']:.0f} pairs it would not tie; "
+                          f"clip-return correlation {_fmt(row['corr'])} (Spearman {_fmt(row['spearman'])}), "
+                          f"per step {_fmt(row['step_corr'])}; reward model: {row['reward_model']}")
+                return 0
             if args.policy:
                 for row in score_policies(Path(args.run), args.policy, args.episodes):
                     print(f"{row['policy']}: oracle return {row['oracle_return']:.1f}, unhealthy steps "

@@ -7,18 +7,22 @@ from typing import Any
 
 import numpy as np
 
-from agents.config import load_run_config
+from agents.config import TrainConfig, load_run_config
 from preference.store import PreferenceStore
 
 
-def _ensemble(run_dir: Path, act_dim: int):
+def _ensemble(run_dir: Path, cfg: TrainConfig, act_dim: int = 0):
+    """The run's reward model (final, else its last checkpoint's) and which one it is."""
     import torch
 
     from agents.checkpoint import checkpoint_dir, load_state
+    from preference.cnn_reward import CnnRewardEnsemble
     from preference.reward_model import RewardEnsemble
 
+    atari = cfg.task().kind == "atari"
     if (run_dir / "reward_ensemble.pt").is_file():
-        return RewardEnsemble.load(run_dir / "reward_ensemble.pt"), "final"
+        cls = CnnRewardEnsemble if atari else RewardEnsemble
+        return cls.load(run_dir / "reward_ensemble.pt"), "final"
     ckpt = checkpoint_dir(run_dir)
     if ckpt is None:
         raise ValueError(f"{run_dir}: no reward model yet (no reward_ensemble.pt and no checkpoint)")
@@ -26,9 +30,11 @@ def _ensemble(run_dir: Path, act_dim: int):
     if state.get("loop") is None:
         raise ValueError(f"{run_dir}: a true-reward run has no reward model")
     weights = state["loop"]["ensemble"]
-    in_dim = weights["in_mean"].shape[0]
-    n_members = sum(1 for k in weights if k.endswith("net.0.weight"))
-    ens = RewardEnsemble(in_dim - act_dim, act_dim, n_members)
+    if atari:
+        ens = CnnRewardEnsemble(cfg.ensemble_size)  # r̂'s scale is in the weights
+    else:
+        in_dim = weights["in_mean"].shape[0]
+        ens = RewardEnsemble(in_dim - act_dim, act_dim, cfg.ensemble_size)
     ens.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
     ens.refresh()
     return ens, f"checkpoint at step {state['num_timesteps']:,}"
@@ -41,15 +47,14 @@ def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = No
         raise ValueError(f"{run_dir}: a true-reward run has no reward model")
     from envs.registry import get_task
     if get_task(cfg.env).kind == "atari":
-        raise ValueError(f"{run_dir}: diagnose is for MuJoCo runs; an Atari run's reward/heldout_corr and "
-                         "reward/heldout_pair_acc are in its TensorBoard log")
+        raise ValueError(f"{run_dir}: an Atari run's labeled clips are frames; use atari_fresh_clips")
     store = PreferenceStore(run_dir / "store", create=False)
     labels = store.labels()[-(clips // 2):]
     chosen = [store.load_clip(i) for label in labels for i in (label.clip_a, label.clip_b)]
     store.close()
     if not chosen:
         raise ValueError(f"{run_dir}: no labeled clips yet")
-    ens, which = _ensemble(run_dir, act_dim=cfg.reward_act_dim(chosen[0].acts.shape[-1]))
+    ens, which = _ensemble(run_dir, cfg, act_dim=cfg.reward_act_dim(chosen[0].acts.shape[-1]))
     r = np.concatenate([ens.predict(c.obs, c.acts) for c in chosen])
     true = np.concatenate([c.true_rewards for c in chosen])
     threshold = -cfg.unhealthy_penalty / 2 if unhealthy_below is None else unhealthy_below
@@ -86,7 +91,7 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
     if spec.kind == "atari":
         raise ValueError(f"{run_dir}: --policy scoring is for MuJoCo runs")
     env = make_mujoco_env(spec, cfg.unhealthy_penalty)
-    ens, which = _ensemble(run_dir, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
+    ens, which = _ensemble(run_dir, cfg, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
     rows = []
     for name in policies:
         model = norm = None
@@ -110,4 +115,60 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
                      "r_hat_mean_unhealthy": float(r[unhealthy].mean()) if unhealthy.any() else None,
                      "mean_squared_action": float(np.mean(np.sum(np.square(acts), axis=1)))})
     env.close()
+    return rows
+
+
+def atari_fresh_clips(run_dir: Path, policies: list[str] | None = None, clips: int = 400,
+                      seed: int = 7) -> list[dict[str, Any]]:
+    """Score clips that no labeler ever saw with an Atari run's r̂: does it agree with the oracle?
+
+    Each of ``policies`` (default: the run's own saved policy) is a run folder of the same game,
+    played stochastically as in training, or ``random``. Its 8 envs are cut into ``clips`` clips of the
+    run's clip length. Per policy: ``clip_agreement`` of r̂'s clip returns with the oracle's (pair
+    agreement over pairs the oracle would not tie, Pearson, Spearman), the share of clips with a
+    non-zero true return, and the per-step correlation.
+    """
+    from agents.evaluation import load_policy
+    from envs.atari import GAMES, AtariStream
+    from preference.fidelity import clip_agreement
+
+    cfg = load_run_config(run_dir)
+    if cfg.reward == "true":
+        raise ValueError(f"{run_dir}: a true-reward run has no reward model")
+    spec = cfg.task()
+    ens, which = _ensemble(run_dir, cfg)
+    n_envs, length = 8, spec.clip_steps
+    rounds = -(-clips // n_envs)
+    rows = []
+    for name in policies or [str(run_dir)]:
+        model = None
+        if name != "random":
+            if load_run_config(Path(name)).env != cfg.env:
+                raise ValueError(f"{name}: not a {cfg.env} run")
+            model = load_policy(Path(name))[0]
+        rng = np.random.default_rng(seed)
+        stream = AtariStream(GAMES[spec.name], n_envs, seed, cfg.sticky_actions, cfg.game_over_penalty)
+        obs = stream.reset()
+        pred_steps, true_steps = [], []  # per round: [length, n_envs]
+        for _ in range(rounds):
+            frames, true = [], []
+            for _ in range(length):
+                acts = (rng.integers(stream.n_actions, size=n_envs) if model is None
+                        else model.predict(obs, deterministic=False)[0])
+                frames.append(obs)
+                s = stream.step(acts)
+                true.append(s.true_reward)
+                obs = s.obs
+            batch = np.stack(frames)  # [length, n_envs, 4, 84, 84]
+            pred_steps.append(ens.predict(batch.reshape(-1, *batch.shape[2:]), None).reshape(length, n_envs))
+            true_steps.append(np.stack(true))
+        stream.close()
+        pred = np.concatenate(pred_steps, 1)[:, :clips]  # [length, clips]
+        true = np.concatenate(true_steps, 1)[:, :clips]
+        fid = clip_agreement(pred.sum(0), true.sum(0))
+        step_corr = (float(np.corrcoef(pred.ravel(), true.ravel())[0, 1])
+                     if pred.std() > 0 and true.std() > 0 else float("nan"))
+        rows.append({"policy": name, "reward_model": which, "clips": int(pred.shape[1]),
+                     "clip_steps": length, "scoring_clips": float((true.sum(0) != 0).mean()), **fid,
+                     "step_corr": step_corr})
     return rows

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from preference.clips import Clip, ClipRecorder
+from preference.fidelity import clip_agreement
 from preference.fitting import EnsembleTrainer, FitStats
 from preference.oracle import PerfectOracle
 from preference.reward_model import RewardEnsemble
@@ -375,14 +376,10 @@ class PreferenceLoop:
             pred = np.array([float(self.ens.predict(cl.obs, cl.acts).sum()) for cl in held])
             true = np.array([cl.true_return for cl in held])
             self.heldout = (pred, true)
-            if pred.std() > 0 and true.std() > 0:
-                m["reward/heldout_corr"] = float(np.corrcoef(pred, true)[0, 1])
-                m["reward/heldout_spearman"] = _spearman(pred, true)
-            i, j = np.triu_indices(len(held), 1)
-            decided = true[i] != true[j]  # every pair of held-out clips the oracle would not tie
-            if decided.any():
-                agree = (pred[i] > pred[j]) == (true[i] > true[j])
-                m["reward/heldout_pair_acc"] = float(agree[decided].mean())
+            fid = clip_agreement(pred, true)  # pair_acc: every held-out pair the oracle would not tie
+            for key in ("corr", "spearman", "pair_acc"):
+                if not math.isnan(fid[key]):
+                    m[f"reward/heldout_{key}"] = fid[key]
             pairs = random_pairs(len(held), min(200, len(held) * 2), self.rng)
             returns = self.member_returns_fn(held)(np.arange(len(held)))
             m["reward/disagreement"] = float(preference_variance(returns, pairs).mean())
@@ -439,12 +436,6 @@ class PreferenceLoop:
             self.oracle.max_abs_return = state["teacher"]["max_abs_return"]
         self.fitted, self._unfitted = state["fitted"], state["unfitted"]
         t.stats = t.evaluate() if len(t) else t.stats
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation (ties broken by order)."""
-    ra, rb = np.argsort(np.argsort(a)).astype(float), np.argsort(np.argsort(b)).astype(float)
-    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 def _teacher_state(teacher) -> dict | None:

@@ -86,6 +86,9 @@ def test_pong_smoke_run_writes_every_tag(tmp_path):
     assert all(-21 <= e.value <= 21 for e in ea.Scalars("rollout/ep_rew_mean"))  # game scores
     assert set(ea.Tags()["images"]) >= {"agent/episode", "clips/latest_query", "reward/pred_vs_true_returns"}
     assert (run / "reward_ensemble.pt").is_file()
+    diag = prefrl("diagnose", str(run), "--clips", "16", "--policy", "random", cwd=tmp_path)
+    assert diag.returncode == 0, diag.stderr
+    assert diag.stdout.startswith("random: 16 fresh clips of 25 steps"), diag.stdout
 
 
 @pytest.mark.parametrize("args,message", [
