@@ -48,6 +48,29 @@ def apply_atari_defaults(cfg: TrainConfig) -> None:
         cfg.initial_fraction = min(0.5, INITIAL_LABELS / labels)
 
 
+CPU_HEAVY_PRETRAIN = 10_000
+"""Pretraining comparisons (epochs x initial labels) past which a CPU run is warned: ~35 min on 2 cores."""
+CPU_HEAVY_FIT_RATE = 0.05
+"""Refit comparisons per env step past which reward fitting on a CPU costs more than PPO itself."""
+
+
+def cpu_cost_note(cfg: TrainConfig, device_type: str, initial_labels: int) -> str | None:
+    """One line for a learned-reward Atari run on a CPU whose paper-scale reward fitting would crawl
+    (README, Atari: about 0.2 s per comparison on 2 cores); None where nothing is worth saying."""
+    if get_task(cfg.env).kind != "atari" or cfg.reward != "preferences" or device_type != "cpu":
+        return None
+    pretrain = cfg.pretrain_epochs * initial_labels
+    heavy = []
+    if pretrain >= CPU_HEAVY_PRETRAIN:
+        heavy.append(f"--pretrain-epochs {cfg.pretrain_epochs} trains {pretrain:,} comparisons before RL starts")
+    if cfg.fit_rate >= CPU_HEAVY_FIT_RATE:
+        heavy.append(f"--fit-rate {cfg.fit_rate:g} makes reward fitting slower than PPO")
+    if not heavy:
+        return None
+    return (f"note: the CNN reward model on a CPU: {'; '.join(heavy)}. For a CPU run consider "
+            "--pretrain-epochs 5 --fit-rate 0.01 (README, Atari)")
+
+
 def atari_random_clips(spec: TaskSpec, n_clips: int, seed: int, sticky: float,
                        penalty: float | None) -> list[Clip]:
     """Roll a uniformly random policy (8 envs) until ``n_clips`` clips exist (before RL; not counted)."""

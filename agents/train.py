@@ -22,7 +22,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 from tqdm import tqdm
 
 from agents.atari_run import BUFFER as ATARI_BUFFER
-from agents.atari_run import AtariMediaLogger, apply_atari_defaults, atari_random_clips, evaluate_atari
+from agents.atari_run import (AtariMediaLogger, apply_atari_defaults, atari_random_clips, cpu_cost_note,
+                              evaluate_atari)
 from agents.atari_vec import make_atari_venv
 from agents.callbacks import PreferenceCallback
 from agents.checkpoint import checkpoint_dir, load_model, load_normalization, load_state, save_checkpoint
@@ -180,7 +181,9 @@ def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) ->
     ``run_dir`` names the folder (default: a fresh ``{env}__{exp}__{seed}__{time}``); an existing
     folder is refused unless ``force``, which replaces it.
     """
-    spec = prepare(cfg)[0]
+    spec, device, _, _, schedule = prepare(cfg)
+    if note := cpu_cost_note(cfg, device.type, schedule.initial):
+        print(note, file=sys.stderr)
     exp = cfg.exp_name or ("true" if cfg.reward == "true" else f"pref{cfg.labels}-{cfg.selection}")
     if run_dir is None:
         run_dir = new_run_dir(Path(cfg.runs_dir), spec.name, exp, cfg.seed)

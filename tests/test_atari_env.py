@@ -101,3 +101,19 @@ def test_bad_atari_input_gets_one_line_and_exit_2(tmp_path, args, message):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], out.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_cpu_run_at_paper_scale_reward_fitting_is_told_what_it_costs():
+    from agents.atari_run import cpu_cost_note
+    from agents.train import prepare
+
+    cfg = TrainConfig(env="Pong", timesteps=1_000_000)
+    _, _, _, _, schedule = prepare(cfg)  # the paper's 200 epochs on 500 labels, 0.1 comparisons per step
+    note = cpu_cost_note(cfg, "cpu", schedule.initial)
+    assert "100,000 comparisons before RL" in note and "--fit-rate 0.1 " in note
+    assert cpu_cost_note(cfg, "cuda", schedule.initial) is None
+    light = TrainConfig(env="Pong", timesteps=1_000_000, pretrain_epochs=5, fit_rate=0.01)
+    assert cpu_cost_note(light, "cpu", prepare(light)[4].initial) is None
+    assert cpu_cost_note(TrainConfig(env="Pong", reward="true"), "cpu", 0) is None
+    hopper = TrainConfig(env="Hopper")
+    assert cpu_cost_note(hopper, "cpu", prepare(hopper)[4].initial) is None
