@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any, NoReturn, Sequence
 
-from agents.config import LABELERS, REWARD_INPUTS, REWARDS, TrainConfig
+from agents.config import LABELERS, REWARD_INPUTS, REWARDS, VALIDATIONS, TrainConfig
 from envs.registry import TASKS
 from preference.selection import SELECTIONS
 from preference.teachers import PRESETS
@@ -93,6 +93,10 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--normalize-on", choices=("labeled", "recent"), default=d.normalize_on,
                    help="normalize r̂ after each fit on all labeled clips (stable) or the 50 most recent "
                         "clips; default %(default)s")
+    p.add_argument("--validation", choices=VALIDATIONS, default=d.validation,
+                   help="each reward-model member's held-out comparisons, on which its l2 is adapted: the "
+                        "out-of-bag ones of its bootstrap sample (1/e of the data, the rest trained on) or "
+                        "an independent split of 1/e (a member then trains on ~40%%); default %(default)s")
     p.add_argument("--unhealthy-penalty", type=float, default=d.unhealthy_penalty,
                    help="true-reward penalty per step where gymnasium would end the episode; default %(default)s")
     p.add_argument("--restart-after", type=int, default=None, metavar="N",
@@ -133,7 +137,8 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         max_behind=args.max_behind, window=args.window, device=args.device, n_envs=args.n_envs,
         ensemble_size=args.ensemble_size, clip_seconds=args.clip_seconds, reward_inputs=args.reward_inputs,
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
-        pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, unhealthy_penalty=args.unhealthy_penalty,
+        pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, validation=args.validation,
+        unhealthy_penalty=args.unhealthy_penalty,
         restart_after=args.restart_after, async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
         progress=not args.quiet, checkpoint_every=args.checkpoint_every,

@@ -13,6 +13,7 @@ from envs.registry import TaskSpec, get_task
 REWARDS = ("preferences", "true")
 LABELERS = ("oracle", "human", "human+oracle")
 REWARD_INPUTS = ("obs+act", "obs")  # what r̂ sees: observation and action (the paper), or the observation
+VALIDATIONS = ("out-of-bag", "split")  # each reward-model member's held-out comparisons (preference.fitting)
 # Settings a resumed run may change: they do not change the experiment.
 RESUMABLE_CHANGES = frozenset({"device", "progress", "checkpoint_every", "torch_threads", "window", "max_behind",
                                "eval_episodes", "media_every"})
@@ -68,6 +69,9 @@ class TrainConfig:
     """Passes over the initial comparisons before RL starts."""
     normalize_on: str = "labeled"
     """r̂ is normalized after each fit on `labeled` clips (stable) or the `recent` policy clips."""
+    validation: str = "out-of-bag"
+    """Each reward-model member is validated (and its l2 adapted) on its bootstrap's `out-of-bag`
+    comparisons (1/e of them), or on a `split` of 1/e drawn independently (it then trains on ~40%)."""
     async_fit: bool = True
     """Refit the reward model in a background thread while PPO goes on (CPU device only)."""
     unhealthy_penalty: float = DEFAULT_PENALTY
@@ -131,6 +135,8 @@ class TrainConfig:
             raise ValueError(f"--unhealthy-penalty must be >= 0, got {self.unhealthy_penalty}")
         if self.normalize_on not in ("labeled", "recent"):
             raise ValueError(f"--normalize-on must be labeled or recent, got {self.normalize_on!r}")
+        if self.validation not in VALIDATIONS:
+            raise ValueError(f"--validation must be one of {', '.join(VALIDATIONS)}, got {self.validation!r}")
         if self.teacher not in PRESETS:
             raise ValueError(f"--teacher must be one of {', '.join(PRESETS)}, got {self.teacher!r}")
         if self.labels is not None and self.labels < 2:
@@ -172,6 +178,7 @@ class TrainConfig:
         if "reset_on_fall" in data and data.get("restart_after") is None:  # a run of cd1a09f
             data["restart_after"] = 1 if data["reset_on_fall"] else 0
         data.setdefault("reward_inputs", "obs+act")  # a run from before the option: r̂(o, a) was the only kind
+        data.setdefault("validation", "split")  # a run from before the option held out an independent split
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -134,7 +134,7 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
     elif cfg.reward == "preferences":
         act_dim = cfg.reward_act_dim(int(np.prod(venv.action_space.shape)))
         ensemble = RewardEnsemble(obs_dim, act_dim, cfg.ensemble_size, target_std=1.0, device=device, seed=cfg.seed)
-        trainer = EnsembleTrainer(ensemble, FitConfig(), np.random.default_rng(cfg.seed + 1))
+        trainer = EnsembleTrainer(ensemble, FitConfig(validation=cfg.validation), np.random.default_rng(cfg.seed + 1))
         loop = _preference_loop(cfg, device, ensemble, trainer, store, schedule, recorder)
     wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder,
                                   clip_true=spec.kind == "atari")
@@ -146,7 +146,8 @@ def _atari_loop(cfg: TrainConfig, device: torch.device, store: PreferenceStore, 
                 recorder: ClipRecorder) -> PreferenceLoop:
     """The paper's Atari reward model: CNN ensemble, r̂ std 0.05, fitted on the most recent 3,000 labels."""
     ensemble = CnnRewardEnsemble(cfg.ensemble_size, target_std=0.05, device=device, seed=cfg.seed)
-    fit_cfg = FitConfig(normalize_inputs=False, buffer=ATARI_BUFFER, eval_max=300 if device.type == "cpu" else None)
+    fit_cfg = FitConfig(normalize_inputs=False, buffer=ATARI_BUFFER, eval_max=300 if device.type == "cpu" else None,
+                        validation=cfg.validation)
     trainer = EnsembleTrainer(ensemble, fit_cfg, np.random.default_rng(cfg.seed + 1))
     return _preference_loop(cfg, device, ensemble, trainer, store, schedule, recorder,
                             clip_cache=600, heldout_clips=40, norm_clips=80)

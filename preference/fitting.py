@@ -4,9 +4,12 @@
   random: P = (1 - eps) * sigmoid(R_a - R_b) + eps / 2, eps = 0.1; cross-entropy against mu.
 - Bootstrap: each member weighs every comparison by a Poisson(1) count drawn when it arrives
   (the online form of drawing |D| comparisons with replacement).
-- Validation: each member holds out a fraction 1/e of the comparisons, drawn at arrival.
-- Adaptive l2: after a fit, a member whose validation loss exceeds 1.5x its training loss gets
-  a larger l2 coefficient, one below 1.1x a smaller one.
+- Validation: each member's held-out comparisons are its out-of-bag ones (count 0), a fraction
+  1/e of the data, as a draw of |D| with replacement leaves out; so a member trains on ~63% of
+  the comparisons and is validated on the rest (``validation="out-of-bag"``). ``"split"`` holds out
+  1/e independently of the counts instead (prefrl before 2026-11-23: a member trained on ~40%).
+- Adaptive l2: after a fit, a member whose validation loss exceeds 1.5x its training loss (on the
+  comparisons it trained on) gets a larger l2 coefficient, one below 1.1x a smaller one.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import torch
 
 from preference.reward_model import RewardEnsemble
 
-VAL_FRACTION = 1.0 / math.e
+VALIDATIONS = ("out-of-bag", "split")
+"""Each member's held-out comparisons (agents.config lists the same names for the CLI)."""
 
 
 @dataclass
@@ -30,7 +34,9 @@ class FitConfig:
     lr: float = 1e-3
     batch_size: int = 64
     label_noise: float = 0.1
-    val_fraction: float = VAL_FRACTION
+    validation: str = "out-of-bag"
+    """Each member's held-out comparisons: its bootstrap's `out-of-bag` ones, or a `split` of 1/e drawn
+    independently of the bootstrap counts."""
     l2_low: float = 1.1
     l2_high: float = 1.5
     l2_factor: float = 2.0
@@ -86,6 +92,8 @@ class EnsembleTrainer:
                  rng: np.random.Generator | None = None):
         self.ens = ensemble
         self.cfg = config or FitConfig()
+        if self.cfg.validation not in VALIDATIONS:
+            raise ValueError(f"validation must be one of {', '.join(VALIDATIONS)}, got {self.cfg.validation!r}")
         self.rng = rng or np.random.default_rng(0)
         self.fit_rng = self.rng.spawn(1)[0]  # fitting may run in another thread
         self._lock = threading.Lock()
@@ -121,8 +129,12 @@ class EnsembleTrainer:
     def add(self, xa: np.ndarray, xb: np.ndarray, mu: float) -> int:
         """Add one comparison: clip inputs xa, xb [T, in_dim] and mu = P(a better than b); return its index."""
         m = self.ens.n_members
-        is_val = self.rng.random((m, 1)) < self.cfg.val_fraction
-        boot = self.rng.poisson(1.0, (m, 1))
+        if self.cfg.validation == "split":
+            is_val = self.rng.random((m, 1)) < 1.0 / math.e
+            boot = self.rng.poisson(1.0, (m, 1))
+        else:
+            boot = self.rng.poisson(1.0, (m, 1))
+            is_val = boot == 0  # out of bag: P(count 0) = 1/e
         with self._lock:
             self.xa.append(self.keep(xa))
             self.xb.append(self.keep(xb))
@@ -181,7 +193,7 @@ class EnsembleTrainer:
         updates = 0
         self.ens.train()
         for k, (member, opt) in enumerate(zip(self.ens.members, self.opts)):
-            train_idx = window[~is_val[k, window]]
+            train_idx = window[_trained(k, window, is_val, boot)]
             weights = boot[k, train_idx].astype(np.float64)
             if weights.sum() == 0:
                 continue
@@ -198,7 +210,7 @@ class EnsembleTrainer:
                 opt.step()
                 updates += 1
         self.ens.eval()
-        stats = self._evaluate(window, is_val)
+        stats = self._evaluate(window, is_val, boot)
         stats.updates = updates
         self._adapt_l2(stats)
         self.stats = stats
@@ -206,11 +218,11 @@ class EnsembleTrainer:
 
     def evaluate(self) -> FitStats:
         """Loss and accuracy of each member on its own training and validation comparisons."""
-        window, is_val, _ = self._snapshot()
-        return self._evaluate(window, is_val)
+        window, is_val, boot = self._snapshot()
+        return self._evaluate(window, is_val, boot)
 
     @torch.no_grad()
-    def _evaluate(self, window: np.ndarray, is_val: np.ndarray) -> FitStats:
+    def _evaluate(self, window: np.ndarray, is_val: np.ndarray, boot: np.ndarray) -> FitStats:
         n_window = len(window)
         if self.cfg.eval_max is not None:
             window = window[-self.cfg.eval_max:]
@@ -227,8 +239,9 @@ class EnsembleTrainer:
             ra, rb = ra_all[k], rb_all[k]
             loss = preference_loss(ra, rb, mu_all, self.cfg.label_noise)
             val = torch.as_tensor(is_val[k, window], device=loss.device)
+            trained = torch.as_tensor(_trained(k, window, is_val, boot), device=loss.device)
             row: dict[str, float] = {"l2": float(self.ens.l2_coef[k])}
-            for name, mask in (("train", ~val), ("val", val)):
+            for name, mask in (("train", trained), ("val", val)):
                 if mask.any():
                     row[f"{name}_loss"] = float(loss[mask].mean())
                     row[f"{name}_acc"] = pair_accuracy(ra[mask], rb[mask], mu_all[mask])[0]
@@ -254,3 +267,9 @@ class EnsembleTrainer:
             elif ratio < self.cfg.l2_low:
                 self.ens.l2_coef[k] /= self.cfg.l2_factor
             self.ens.l2_coef[k] = self.ens.l2_coef[k].clamp(1e-8, 10.0)
+
+
+def _trained(k: int, window: np.ndarray, is_val: np.ndarray, boot: np.ndarray) -> np.ndarray:
+    """Which comparisons of ``window`` member k trains on [len(window)] bool: in its bootstrap sample
+    and not held out (with a ``split`` hold-out the two are independent)."""
+    return (boot[k, window] > 0) & ~is_val[k, window]

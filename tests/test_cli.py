@@ -166,6 +166,20 @@ def test_a_run_from_before_reward_inputs_existed_keeps_the_action_in_its_reward_
     assert load_run_config(tmp_path).resolved_reward_inputs() == "obs+act"  # not Swimmer's new default
 
 
+def test_a_run_from_before_out_of_bag_validation_resumes_with_its_split(tmp_path):
+    from agents.config import TrainConfig, load_run_config
+    from preference.fitting import EnsembleTrainer, FitConfig
+    from preference.reward_model import RewardEnsemble
+
+    (tmp_path / "config.json").write_text(json.dumps({"env": "Pong"}))
+    assert load_run_config(tmp_path).validation == "split"
+    assert TrainConfig().validation == "out-of-bag"
+    with pytest.raises(ValueError, match="--validation"):
+        TrainConfig(validation="holdout").validate()
+    with pytest.raises(ValueError, match="validation"):
+        EnsembleTrainer(RewardEnsemble(2, 1), FitConfig(validation="holdout"))
+
+
 def test_bench_summary_is_written_only_for_one_learned_setting_against_the_baseline():
     from agents.benchmark import is_one_comparison
 

@@ -91,6 +91,27 @@ def test_l2_grows_when_validation_loss_runs_away():
     assert torch.all(ens.l2_coef > before)
 
 
+def test_each_member_is_validated_on_exactly_its_out_of_bag_comparisons():
+    # The paper's 1/e held out is what a draw of |D| with replacement leaves out: a member trains on
+    # the ~63% in its bootstrap sample and is validated on the rest, not on a further split of them.
+    rng = np.random.default_rng(0)
+    ens = RewardEnsemble(OBS, ACT, n_members=3, seed=0)
+    trainer = EnsembleTrainer(ens, FitConfig(), rng=np.random.default_rng(2))
+    x = np.zeros((T, OBS + ACT), np.float32)
+    for _ in range(3000):
+        trainer.add(x, x, float(rng.random() < 0.5))
+    window = np.arange(3000)
+    for k in range(3):
+        val = trainer.is_val[k]
+        np.testing.assert_array_equal(val, trainer.boot[k] == 0)
+        assert abs(val.mean() - 1 / np.e) < 0.03
+        trained = (trainer.boot[k] > 0) & ~val
+        assert not (trained & val).any() and (trained | val).all()
+    stats = trainer.evaluate()  # every comparison is a tie of identical clips: loss log 2 on both sides
+    assert stats.train_loss == pytest.approx(np.log(2), rel=1e-4) and stats.val_loss == pytest.approx(np.log(2), rel=1e-4)
+    assert stats.n_labels == len(window)
+
+
 def test_save_and_load_give_the_same_predictions(tmp_path):
     ens = RewardEnsemble(OBS, ACT, seed=5)
     x = np.random.default_rng(1).normal(size=(100, OBS + ACT)).astype(np.float32)
