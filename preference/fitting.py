@@ -6,8 +6,10 @@
   (the online form of drawing |D| comparisons with replacement).
 - Validation: each member's held-out comparisons are its out-of-bag ones (count 0), a fraction
   1/e of the data, as a draw of |D| with replacement leaves out; so a member trains on ~63% of
-  the comparisons and is validated on the rest (``validation="out-of-bag"``). ``"split"`` holds out
-  1/e independently of the counts instead (prefrl before 2026-11-23: a member trained on ~40%).
+  the comparisons and is validated on the rest (``validation="out-of-bag"``). ``"split"`` is prefrl's
+  rule until 2026-11-23, kept for old runs and comparisons: 1/e held out independently of the counts
+  (a member trains on ~40%), and the "training loss" of the l2 rule taken over every comparison not
+  held out, including those the member's sample left out.
 - Adaptive l2: after a fit, a member whose validation loss exceeds 1.5x its training loss (on the
   comparisons it trained on) gets a larger l2 coefficient, one below 1.1x a smaller one.
 """
@@ -239,7 +241,8 @@ class EnsembleTrainer:
             ra, rb = ra_all[k], rb_all[k]
             loss = preference_loss(ra, rb, mu_all, self.cfg.label_noise)
             val = torch.as_tensor(is_val[k, window], device=loss.device)
-            trained = torch.as_tensor(_trained(k, window, is_val, boot), device=loss.device)
+            trained = torch.as_tensor(~is_val[k, window] if self.cfg.validation == "split"  # as before, exactly
+                                      else _trained(k, window, is_val, boot), device=loss.device)
             row: dict[str, float] = {"l2": float(self.ens.l2_coef[k])}
             for name, mask in (("train", trained), ("val", val)):
                 if mask.any():
