@@ -433,7 +433,7 @@ class PreferenceLoop:
         self._answers, self._truth = dict(state["answers"]), dict(state["truth"])
         if state.get("teacher") is not None and self.oracle is not None:
             self.oracle.rng.bit_generator.state = state["teacher"]["rng"]
-            self.oracle.max_abs_return = state["teacher"]["max_abs_return"]
+            self.oracle.recent_returns.extend(state["teacher"].get("recent_returns", []))  # older: a max instead
         self.fitted, self._unfitted = state["fitted"], state["unfitted"]
         t.stats = t.evaluate() if len(t) else t.stats
 
@@ -441,4 +441,4 @@ class PreferenceLoop:
 def _teacher_state(teacher) -> dict | None:
     if teacher is None or not hasattr(teacher, "rng"):
         return None
-    return {"rng": teacher.rng.bit_generator.state, "max_abs_return": teacher.max_abs_return}
+    return {"rng": teacher.rng.bit_generator.state, "recent_returns": list(teacher.recent_returns)}

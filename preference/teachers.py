@@ -1,12 +1,17 @@
 """B-Pref's simulated teachers (Lee et al. 2021): noisy synthetic oracles.
 
 Applied in B-Pref's order: skip, equal, myopic discount, Boltzmann rationality, mistake. The
-skip and equal thresholds are fractions of the largest absolute clip return seen so far.
+skip and equal thresholds are fractions of B-Pref's margin: the mean true return of a clip, which
+B-Pref takes as the mean return of the last 10 training episodes scaled to the segment length, and
+this teacher as the mean return of the last 100 clips it was shown (both sides of its last 50 pairs).
+As in B-Pref, a pair is skipped when neither return exceeds a positive skip threshold, and answered
+"equal" when the returns differ by less than the equal threshold (never, where the margin is negative).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,9 +22,9 @@ from preference.clips import Clip
 @dataclass(frozen=True)
 class TeacherConfig:
     """beta: Boltzmann rationality (inf = always the better clip); gamma: myopic discount, step t
-    of H weighted gamma^(H-1-t); eps_mistake: flip probability; eps_skip: skip the pair when both
-    returns are below eps_skip * max|return|; eps_equal: answer 0.5 when the returns differ by
-    less than eps_equal * max|return|."""
+    of H weighted gamma^(H-1-t); eps_mistake: flip probability; eps_skip: skip the pair when
+    neither return exceeds eps_skip * margin (if that is positive); eps_equal: answer 0.5 when the
+    returns differ by less than eps_equal * margin. margin: the mean return of recent clips."""
 
     beta: float = math.inf
     gamma: float = 1.0
@@ -38,6 +43,10 @@ PRESETS: dict[str, TeacherConfig] = {
 }
 
 
+MARGIN_CLIPS = 100
+"""Clips whose mean true return is the skip/equal margin (B-Pref: the last 10 episodes, per segment)."""
+
+
 class SimulatedTeacher:
     """``label(a, b)`` -> mu = P(a better) in {0, 0.5, 1}, or None when the teacher skips the pair."""
 
@@ -51,7 +60,12 @@ class SimulatedTeacher:
             self.name = "custom"
         self.cfg = config
         self.rng = rng or np.random.default_rng(0)
-        self.max_abs_return = 0.0
+        self.recent_returns: deque[float] = deque(maxlen=MARGIN_CLIPS)
+
+    @property
+    def margin(self) -> float:
+        """B-Pref's margin: the mean true return of the recent clips (0 before any)."""
+        return float(np.mean(self.recent_returns)) if self.recent_returns else 0.0
 
     def _discounted(self, clip: Clip) -> float:
         r = np.asarray(clip.true_rewards, dtype=np.float64)
@@ -62,11 +76,11 @@ class SimulatedTeacher:
 
     def label(self, a: Clip, b: Clip) -> float | None:
         ra_full, rb_full = a.true_return, b.true_return
-        self.max_abs_return = max(self.max_abs_return, abs(ra_full), abs(rb_full))
-        scale = self.max_abs_return
-        if self.cfg.eps_skip > 0 and ra_full < self.cfg.eps_skip * scale and rb_full < self.cfg.eps_skip * scale:
+        self.recent_returns.extend((ra_full, rb_full))
+        skip_at, equal_within = self.cfg.eps_skip * self.margin, self.cfg.eps_equal * self.margin
+        if skip_at > 0 and max(ra_full, rb_full) <= skip_at:
             return None
-        if self.cfg.eps_equal > 0 and abs(ra_full - rb_full) < self.cfg.eps_equal * scale:
+        if abs(ra_full - rb_full) < equal_within:
             return 0.5
         ra, rb = self._discounted(a), self._discounted(b)
         if math.isinf(self.cfg.beta):

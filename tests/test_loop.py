@@ -113,6 +113,7 @@ def test_dropped_pairs_are_asked_again_while_waiting_and_at_the_end(tmp_path):
     loop2, store2, rec2 = make_loop(tmp_path / "skip", labeler="oracle")
     from preference.teachers import SimulatedTeacher, TeacherConfig
     loop2.oracle = SimulatedTeacher(TeacherConfig(eps_skip=0.3), np.random.default_rng(0))
+    loop2.oracle.recent_returns.extend([10.0] * 100)  # a margin of 10: clips returning ~N(0, 2.2) get skipped
     loop2.pretrain(list(rec2.clips))
     loop2.finish(1000)
     assert store2.counts()["answered"] == 20 and store2.counts()["dropped"] > 0

@@ -20,7 +20,6 @@ def pairs(n=4000, seed=0, steps=10, mean=1.0):
 
 def labels(preset, data, seed=1):
     t = SimulatedTeacher(preset, np.random.default_rng(seed))
-    t.max_abs_return = max(max(abs(a.true_return), abs(b.true_return)) for a, b in data)
     return np.array([np.nan if (v := t.label(a, b)) is None else v for a, b in data])
 
 
@@ -35,15 +34,41 @@ def test_mistake_flips_about_ten_percent():
     assert 0.085 < flipped < 0.115
 
 
-def test_skip_and_equal_thresholds():
-    data = pairs(mean=0.3)
-    scale = max(max(abs(a.true_return), abs(b.true_return)) for a, b in data)
-    sk = labels("skip", data)
-    expected_skip = [a.true_return < 0.1 * scale and b.true_return < 0.1 * scale for a, b in data]
-    assert np.array_equal(np.isnan(sk), expected_skip) and 0 < np.mean(expected_skip) < 0.5
-    eq = labels("equal", data)
-    expected_eq = [abs(a.true_return - b.true_return) < 0.1 * scale for a, b in data]
-    assert np.array_equal(eq == 0.5, expected_eq) and np.mean(expected_eq) > 0.05
+def shown(teacher, returns, times):
+    """Show ``teacher`` ``times`` pairs of clips with these two returns (filling its margin window)."""
+    for _ in range(times):
+        teacher.label(clip([returns[0] / 10] * 10), clip([returns[1] / 10] * 10))
+
+
+@pytest.mark.parametrize("preset,pair,expected", [
+    ("skip", (0.5, 0.9), None),   # margin ~9.8 -> skip unless a return exceeds ~0.98
+    ("skip", (0.5, 1.5), 0.0),
+    ("equal", (5.0, 5.9), 0.5),   # equal within ~0.99
+    ("equal", (5.0, 6.5), 0.0),
+])
+def test_skip_and_equal_thresholds_are_tenths_of_b_prefs_margin(preset, pair, expected):
+    t = SimulatedTeacher(preset)
+    shown(t, (10.0, 10.0), 50)  # the margin, the mean return of the last 100 clips: 10
+    assert t.margin == pytest.approx(10.0)
+    assert t.label(clip([pair[0] / 10] * 10), clip([pair[1] / 10] * 10)) == expected
+
+
+def test_a_negative_margin_never_skips_and_never_calls_a_pair_equal():
+    for preset in ("skip", "equal"):
+        t = SimulatedTeacher(preset)
+        shown(t, (-10.0, -10.0), 50)
+        assert t.label(clip([-2.0] * 10), clip([-3.0] * 10)) == 1.0
+        assert t.label(clip([-0.5] * 10), clip([-0.51] * 10)) == 1.0
+
+
+def test_skip_and_equal_rates_on_synthetic_returns():
+    data = pairs(mean=0.3)  # clip returns ~ N(3, 3.2): margin ~3, thresholds ~0.3
+    sk, eq = labels("skip", data), labels("equal", data)
+    returns = np.array([(a.true_return, b.true_return) for a, b in data])
+    assert 0.02 < np.mean(np.isnan(sk)) < 0.07  # P(both returns <= 0.3) ~ 0.04
+    assert np.all(returns[np.isnan(sk)].max(1) <= 0.4)
+    assert 0.03 < np.mean(eq == 0.5) < 0.08  # P(|difference| < 0.3) ~ 0.05
+    assert np.all(np.abs(np.diff(returns[eq == 0.5], axis=1)) < 0.4)
 
 
 def test_stochastic_teacher_follows_the_boltzmann_probability():
