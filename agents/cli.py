@@ -94,9 +94,10 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="normalize r̂ after each fit on all labeled clips (stable) or the 50 most recent "
                         "clips; default %(default)s")
     p.add_argument("--validation", choices=VALIDATIONS, default=d.validation,
-                   help="each reward-model member's held-out comparisons, on which its l2 is adapted: the "
-                        "out-of-bag ones of its bootstrap sample (1/e of the data, the rest trained on) or "
-                        "an independent split of 1/e (a member then trains on ~40%%); default %(default)s")
+                   help="each reward-model member's held-out comparisons, on which its l2 is adapted: a "
+                        "split of 1/e drawn independently of its bootstrap sample (it trains on ~40%%), or "
+                        "the out-of-bag ones of its sample (1/e; it trains on ~63%%; RESULTS.md, seventh "
+                        "session); default %(default)s")
     p.add_argument("--unhealthy-penalty", type=float, default=d.unhealthy_penalty,
                    help="true-reward penalty per step where gymnasium would end the episode; default %(default)s")
     p.add_argument("--restart-after", type=int, default=None, metavar="N",

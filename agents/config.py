@@ -69,9 +69,10 @@ class TrainConfig:
     """Passes over the initial comparisons before RL starts."""
     normalize_on: str = "labeled"
     """r̂ is normalized after each fit on `labeled` clips (stable) or the `recent` policy clips."""
-    validation: str = "out-of-bag"
-    """Each reward-model member is validated (and its l2 adapted) on its bootstrap's `out-of-bag`
-    comparisons (1/e of them), or on a `split` of 1/e drawn independently (it then trains on ~40%)."""
+    validation: str = "split"
+    """Each reward-model member is validated (and its l2 adapted) on a `split` of 1/e of the comparisons
+    drawn independently of its bootstrap (it trains on ~40%), or on its bootstrap's `out-of-bag` ones
+    (1/e; it trains on ~63%)."""
     async_fit: bool = True
     """Refit the reward model in a background thread while PPO goes on (CPU device only)."""
     unhealthy_penalty: float = DEFAULT_PENALTY
@@ -178,7 +179,7 @@ class TrainConfig:
         if "reset_on_fall" in data and data.get("restart_after") is None:  # a run of cd1a09f
             data["restart_after"] = 1 if data["reset_on_fall"] else 0
         data.setdefault("reward_inputs", "obs+act")  # a run from before the option: r̂(o, a) was the only kind
-        data.setdefault("validation", "split")  # a run from before the option held out an independent split
+        data.setdefault("validation", "split")  # a run from before the option: the only rule then
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

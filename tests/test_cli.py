@@ -166,14 +166,14 @@ def test_a_run_from_before_reward_inputs_existed_keeps_the_action_in_its_reward_
     assert load_run_config(tmp_path).resolved_reward_inputs() == "obs+act"  # not Swimmer's new default
 
 
-def test_a_run_from_before_out_of_bag_validation_resumes_with_its_split(tmp_path):
+def test_a_run_from_before_the_validation_option_resumes_with_its_split(tmp_path):
     from agents.config import TrainConfig, load_run_config
     from preference.fitting import EnsembleTrainer, FitConfig
     from preference.reward_model import RewardEnsemble
 
     (tmp_path / "config.json").write_text(json.dumps({"env": "Pong"}))
     assert load_run_config(tmp_path).validation == "split"
-    assert TrainConfig().validation == "out-of-bag"
+    assert TrainConfig().validation == "split"
     with pytest.raises(ValueError, match="--validation"):
         TrainConfig(validation="holdout").validate()
     with pytest.raises(ValueError, match="validation"):

@@ -91,12 +91,12 @@ def test_l2_grows_when_validation_loss_runs_away():
     assert torch.all(ens.l2_coef > before)
 
 
-def test_each_member_is_validated_on_exactly_its_out_of_bag_comparisons():
-    # The paper's 1/e held out is what a draw of |D| with replacement leaves out: a member trains on
-    # the ~63% in its bootstrap sample and is validated on the rest, not on a further split of them.
+def test_out_of_bag_validation_holds_out_exactly_what_each_members_sample_leaves_out():
+    # One reading of the paper's 1/e: what a draw of |D| with replacement leaves out. A member then
+    # trains on the ~63% in its bootstrap sample and is validated on the rest, not a further split.
     rng = np.random.default_rng(0)
     ens = RewardEnsemble(OBS, ACT, n_members=3, seed=0)
-    trainer = EnsembleTrainer(ens, FitConfig(), rng=np.random.default_rng(2))
+    trainer = EnsembleTrainer(ens, FitConfig(validation="out-of-bag"), rng=np.random.default_rng(2))
     x = np.zeros((T, OBS + ACT), np.float32)
     for _ in range(3000):
         trainer.add(x, x, float(rng.random() < 0.5))
