@@ -9,8 +9,8 @@
   "training loss" of the l2 rule is taken over every comparison not held out. ``"out-of-bag"``
   reads the paper's 1/e as what the bootstrap leaves out: a member is validated on its count-0
   comparisons and trains on the other ~63%, and the l2 rule uses the loss on those. Measured in
-  RESULTS.md (seventh session): r̂ as accurate or more, but worse RL outcomes in 2 of 4 single-seed
-  runs, so it is not the default.
+  RESULTS.md (seventh session): r̂ as accurate or more, RL outcomes mixed (HalfCheetah better,
+  InvertedDoublePendulum and one Swimmer seed much worse), so it is not the default.
 - Adaptive l2: after a fit, a member whose validation loss exceeds 1.5x its training loss gets a
   larger l2 coefficient, one below 1.1x a smaller one.
 """
