@@ -196,7 +196,10 @@ class EnsembleTrainer:
         updates = 0
         self.ens.train()
         for k, (member, opt) in enumerate(zip(self.ens.members, self.opts)):
-            train_idx = window[_trained(k, window, is_val, boot)]
+            if self.cfg.validation == "split":  # the old rule's draws, exactly (count-0 ones have p = 0)
+                train_idx = window[~is_val[k, window]]
+            else:
+                train_idx = window[_trained(k, window, is_val, boot)]
             weights = boot[k, train_idx].astype(np.float64)
             if weights.sum() == 0:
                 continue
