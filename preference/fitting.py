@@ -196,10 +196,7 @@ class EnsembleTrainer:
         updates = 0
         self.ens.train()
         for k, (member, opt) in enumerate(zip(self.ens.members, self.opts)):
-            if self.cfg.validation == "split":  # the old rule's draws, exactly (count-0 ones have p = 0)
-                train_idx = window[~is_val[k, window]]
-            else:
-                train_idx = window[_trained(k, window, is_val, boot)]
+            train_idx = window[~is_val[k, window]]  # out-of-bag: exactly those with a count; split: count-0 get p = 0
             weights = boot[k, train_idx].astype(np.float64)
             if weights.sum() == 0:
                 continue
@@ -216,7 +213,7 @@ class EnsembleTrainer:
                 opt.step()
                 updates += 1
         self.ens.eval()
-        stats = self._evaluate(window, is_val, boot)
+        stats = self._evaluate(window, is_val)
         stats.updates = updates
         self._adapt_l2(stats)
         self.stats = stats
@@ -224,11 +221,11 @@ class EnsembleTrainer:
 
     def evaluate(self) -> FitStats:
         """Loss and accuracy of each member on its own training and validation comparisons."""
-        window, is_val, boot = self._snapshot()
-        return self._evaluate(window, is_val, boot)
+        window, is_val, _ = self._snapshot()
+        return self._evaluate(window, is_val)
 
     @torch.no_grad()
-    def _evaluate(self, window: np.ndarray, is_val: np.ndarray, boot: np.ndarray) -> FitStats:
+    def _evaluate(self, window: np.ndarray, is_val: np.ndarray) -> FitStats:
         n_window = len(window)
         if self.cfg.eval_max is not None:
             window = window[-self.cfg.eval_max:]
@@ -245,10 +242,8 @@ class EnsembleTrainer:
             ra, rb = ra_all[k], rb_all[k]
             loss = preference_loss(ra, rb, mu_all, self.cfg.label_noise)
             val = torch.as_tensor(is_val[k, window], device=loss.device)
-            trained = torch.as_tensor(~is_val[k, window] if self.cfg.validation == "split"  # as before, exactly
-                                      else _trained(k, window, is_val, boot), device=loss.device)
             row: dict[str, float] = {"l2": float(self.ens.l2_coef[k])}
-            for name, mask in (("train", trained), ("val", val)):
+            for name, mask in (("train", ~val), ("val", val)):  # out-of-bag: ~val is what the member trained on
                 if mask.any():
                     row[f"{name}_loss"] = float(loss[mask].mean())
                     row[f"{name}_acc"] = pair_accuracy(ra[mask], rb[mask], mu_all[mask])[0]
@@ -274,9 +269,3 @@ class EnsembleTrainer:
             elif ratio < self.cfg.l2_low:
                 self.ens.l2_coef[k] /= self.cfg.l2_factor
             self.ens.l2_coef[k] = self.ens.l2_coef[k].clamp(1e-8, 10.0)
-
-
-def _trained(k: int, window: np.ndarray, is_val: np.ndarray, boot: np.ndarray) -> np.ndarray:
-    """Which comparisons of ``window`` member k trains on [len(window)] bool: in its bootstrap sample
-    and not held out (with a ``split`` hold-out the two are independent)."""
-    return (boot[k, window] > 0) & ~is_val[k, window]
