@@ -40,11 +40,31 @@ def _ensemble(run_dir: Path, cfg: TrainConfig, act_dim: int = 0):
     return ens, f"checkpoint at step {state['num_timesteps']:,}"
 
 
-def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = None) -> dict[str, Any]:
-    """Per-step agreement of r̂ with the true reward on the ``clips`` most recently labeled clips."""
+def _learned_run_config(run_dir: Path) -> TrainConfig:
+    """The run's config; a true-reward run, which has no reward model, is refused."""
     cfg = load_run_config(run_dir)
     if cfg.reward == "true":
         raise ValueError(f"{run_dir}: a true-reward run has no reward model")
+    return cfg
+
+
+def _other_policy(name: str, env: str):
+    """(model, VecNormalize or None) saved in run folder ``name``, a policy for task ``env``; (None,
+    None) for ``random``."""
+    from agents.evaluation import load_policy
+
+    if name == "random":
+        return None, None
+    other = load_run_config(Path(name))
+    if other.env != env:
+        raise ValueError(f"{name}: a {other.env} policy cannot be scored on {env}")
+    model, norm, _ = load_policy(Path(name))
+    return model, norm
+
+
+def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = None) -> dict[str, Any]:
+    """Per-step agreement of r̂ with the true reward on the ``clips`` most recently labeled clips."""
+    cfg = _learned_run_config(run_dir)
     from envs.registry import get_task
     if get_task(cfg.env).kind == "atari":
         raise ValueError(f"{run_dir}: an Atari run's labeled clips are frames; use atari_fresh_clips")
@@ -81,12 +101,10 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
     Per policy: the oracle return, the number of unhealthy steps, r̂'s return and its mean on healthy
     and on unhealthy steps, and the mean squared action (r̂ paying for actions shows up here).
     """
-    from agents.evaluation import deterministic_actor, load_policy, rollout
+    from agents.evaluation import deterministic_actor, rollout
     from envs.mujoco import make_mujoco_env
 
-    cfg = load_run_config(run_dir)
-    if cfg.reward == "true":
-        raise ValueError(f"{run_dir}: a true-reward run has no reward model")
+    cfg = _learned_run_config(run_dir)
     spec = cfg.task()
     if spec.kind == "atari":
         raise ValueError(f"{run_dir}: --policy scoring is for MuJoCo runs")
@@ -94,12 +112,7 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
     ens, which = _ensemble(run_dir, cfg, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
     rows = []
     for name in policies:
-        model = norm = None
-        if name != "random":
-            other = load_run_config(Path(name))
-            if other.env != cfg.env:
-                raise ValueError(f"{name}: a {other.env} policy cannot be scored on {cfg.env}")
-            model, norm, _ = load_policy(Path(name))
+        model, norm = _other_policy(name, cfg.env)
         act = (lambda _obs: env.action_space.sample()) if model is None else deterministic_actor(model, norm)
         env.action_space.seed(seed)
         eps = [rollout(env, act, seed + ep) for ep in range(episodes)]
@@ -128,24 +141,17 @@ def atari_fresh_clips(run_dir: Path, policies: list[str] | None = None, clips: i
     agreement over pairs the oracle would not tie, Pearson, Spearman), the share of clips with a
     non-zero true return, and the per-step correlation.
     """
-    from agents.evaluation import load_policy
     from envs.atari import GAMES, AtariStream
     from preference.fidelity import clip_agreement
 
-    cfg = load_run_config(run_dir)
-    if cfg.reward == "true":
-        raise ValueError(f"{run_dir}: a true-reward run has no reward model")
+    cfg = _learned_run_config(run_dir)
     spec = cfg.task()
     ens, which = _ensemble(run_dir, cfg)
     n_envs, length = 8, spec.clip_steps
     rounds = -(-clips // n_envs)
     rows = []
     for name in policies or [str(run_dir)]:
-        model = None
-        if name != "random":
-            if load_run_config(Path(name)).env != cfg.env:
-                raise ValueError(f"{name}: not a {cfg.env} run")
-            model = load_policy(Path(name))[0]
+        model = _other_policy(name, cfg.env)[0]
         rng = np.random.default_rng(seed)
         stream = AtariStream(GAMES[spec.name], n_envs, seed, cfg.sticky_actions, cfg.game_over_penalty)
         obs = stream.reset()
