@@ -77,7 +77,8 @@ class SimulatedTeacher:
     def label(self, a: Clip, b: Clip) -> float | None:
         ra_full, rb_full = a.true_return, b.true_return
         self.recent_returns.extend((ra_full, rb_full))
-        skip_at, equal_within = self.cfg.eps_skip * self.margin, self.cfg.eps_equal * self.margin
+        margin = self.margin
+        skip_at, equal_within = self.cfg.eps_skip * margin, self.cfg.eps_equal * margin
         if skip_at > 0 and max(ra_full, rb_full) <= skip_at:
             return None
         if abs(ra_full - rb_full) < equal_within:
