@@ -117,13 +117,14 @@ class PreferenceLoop:
         """Put ``n`` new queries over ``clips`` into the store; return how many were added."""
         if n <= 0 or len(clips) < 2:
             return 0
-        member_returns = self.member_returns_fn(clips) if self.cfg.selection == "disagreement" else None
-        pairs, var = select_pairs(len(clips), n, self.cfg.selection, self.rng, member_returns)
+        # An ensemble not yet fitted on any answer disagrees at random: its queries are random pairs.
+        method = self.cfg.selection if self.fitted else "random"
+        member_returns = self.member_returns_fn(clips) if method == "disagreement" else None
+        pairs, var = select_pairs(len(clips), n, method, self.rng, member_returns)
         if not np.all(np.isnan(var)):
             self.last_disagreement = float(np.nanmean(var))
         for a, b in pairs:
-            self.store.add_query(self._store_clip(clips[a]), self._store_clip(clips[b]), env_step,
-                                 self.cfg.selection)
+            self.store.add_query(self._store_clip(clips[a]), self._store_clip(clips[b]), env_step, method)
         return len(pairs)
 
     def member_returns_fn(self, clips: list[Clip]):

@@ -15,7 +15,7 @@ from preference.schedule import LabelSchedule
 from preference.store import PreferenceStore
 
 
-def make_loop(tmp_path, labeler="oracle", budget=20, oracle_after=60.0):
+def make_loop(tmp_path, labeler="oracle", budget=20, oracle_after=60.0, selection="random"):
     rng = np.random.default_rng(0)
     rec = ClipRecorder(1, clip_steps=5, capacity=100)
     for _ in range(200):  # 40 clips whose true reward is the first observation
@@ -24,7 +24,8 @@ def make_loop(tmp_path, labeler="oracle", budget=20, oracle_after=60.0):
     ens = RewardEnsemble(3, 1, n_members=3)
     store = PreferenceStore(tmp_path)
     loop = PreferenceLoop(ens, EnsembleTrainer(ens), store, LabelSchedule(budget, 1000), rec,
-                          LoopConfig(labeler=labeler, oracle_after=oracle_after, fit_every=100, pretrain_epochs=2),
+                          LoopConfig(labeler=labeler, oracle_after=oracle_after, fit_every=100, pretrain_epochs=2,
+                                     selection=selection),
                           np.random.default_rng(1), PerfectOracle())
     return loop, store, rec
 
@@ -117,3 +118,17 @@ def test_dropped_pairs_are_asked_again_while_waiting_and_at_the_end(tmp_path):
     loop2.pretrain(list(rec2.clips))
     loop2.finish(1000)
     assert store2.counts()["answered"] == 20 and store2.counts()["dropped"] > 0
+
+
+def test_disagreement_starts_with_random_pairs_until_the_ensemble_is_fitted(tmp_path):
+    loop, store, rec = make_loop(tmp_path, labeler="human", selection="disagreement")
+    loop.pretrain(list(rec.clips))  # the initial queries: nothing is fitted yet, so they are random pairs
+    first = store.pending()
+    assert [q.selection for q in first] == ["random"] * 5 and not loop.fitted
+    for q in first:
+        store.answer(q.id, PerfectOracle().label(loop.clip(q.clip_a), loop.clip(q.clip_b)), "human", "alice")
+    for t in range(100, 401, 100):
+        loop.step(t)
+    later = [q for q in store.pending() if q.env_step > 100]  # asked after the first fit (at step 100)
+    assert loop.fitted and later and {q.selection for q in later} == {"disagreement"}
+    assert loop.last_disagreement > 0
