@@ -179,6 +179,14 @@ class EnsembleTrainer:
         mu = torch.as_tensor(np.array([self.mu[i] for i in idx], dtype=np.float32), device=dev)
         return xa, xb, mu
 
+    def pair_returns(self, k: int, xa: torch.Tensor, xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Member ``k``'s returns of both sides of a batch of pairs: x [B, T, *in] -> ([B], [B]).
+
+        Each side in its own pass, so batch norm (CNN) keeps statistics per side, as rl-teacher does: one
+        joint pass measured slower, and slower to learn (results/scripts/bn_passes.py).
+        """
+        return self.ens.member_reward(k, xa).sum(-1), self.ens.member_reward(k, xb).sum(-1)
+
     def fit(self, n_samples: int) -> FitStats:
         """Train every member on ``n_samples`` bootstrap-weighted comparisons, then adapt l2.
 
@@ -205,7 +213,7 @@ class EnsembleTrainer:
             for _ in range(steps):
                 idx = self.fit_rng.choice(train_idx, size=min(bs, max(1, len(train_idx))), p=p)
                 xa, xb, mu = self._batch(idx)
-                ra, rb = self.ens.member_reward(k, xa).sum(-1), self.ens.member_reward(k, xb).sum(-1)
+                ra, rb = self.pair_returns(k, xa, xb)
                 loss = preference_loss(ra, rb, mu, self.cfg.label_noise).mean()
                 loss = loss + self.ens.l2_coef[k] * member.l2()
                 opt.zero_grad(set_to_none=True)
