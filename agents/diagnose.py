@@ -99,7 +99,9 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
     oracle does? Each of ``policies`` is a run folder (its saved policy, deterministic) or ``random``.
 
     Per policy: the oracle return, the number of unhealthy steps, r̂'s return and its mean on healthy
-    and on unhealthy steps, and the mean squared action (r̂ paying for actions shows up here).
+    and on unhealthy steps, the mean squared action (r̂ paying for actions shows up here), and both
+    returns discounted from the start state at the run's PPO ``gamma``: what PPO weighs, where a
+    fall late in the episode counts for little.
     """
     from agents.evaluation import deterministic_actor, rollout
     from envs.mujoco import make_mujoco_env
@@ -110,6 +112,7 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
         raise ValueError(f"{run_dir}: --policy scoring is for MuJoCo runs")
     env = make_mujoco_env(spec, cfg.unhealthy_penalty)
     ens, which = _ensemble(run_dir, cfg, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
+    gamma = float({**spec.ppo, **cfg.ppo}.get("gamma", 0.99))  # SB3's default where the task sets none
     rows = []
     for name in policies:
         model, norm = _other_policy(name, cfg.env)
@@ -120,13 +123,18 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
         r = ens.predict(np.concatenate([e.obs for e in eps]), acts)
         unhealthy = np.concatenate([e.info("unhealthy").astype(bool) for e in eps])
         oracle_return = sum(float(e.info("true_reward").sum()) for e in eps)
+        discount = gamma ** np.arange(spec.episode_steps)
+        r_hat_discounted = float(np.dot(r.reshape(episodes, -1), discount).sum())
+        oracle_discounted = sum(float(np.dot(e.info("true_reward"), discount)) for e in eps)
         rows.append({"policy": name, "reward_model": which, "episodes": episodes,
                      "oracle_return": oracle_return / episodes,
                      "unhealthy_steps": float(unhealthy.sum()) / episodes,
                      "r_hat_return": float(r.sum()) / episodes,
                      "r_hat_mean_healthy": float(r[~unhealthy].mean()) if (~unhealthy).any() else None,
                      "r_hat_mean_unhealthy": float(r[unhealthy].mean()) if unhealthy.any() else None,
-                     "mean_squared_action": float(np.mean(np.sum(np.square(acts), axis=1)))})
+                     "mean_squared_action": float(np.mean(np.sum(np.square(acts), axis=1))),
+                     "gamma": gamma, "r_hat_discounted": r_hat_discounted / episodes,
+                     "oracle_discounted": oracle_discounted / episodes})
     env.close()
     return rows
 

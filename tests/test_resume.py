@@ -147,11 +147,15 @@ def test_diagnose_scores_whole_episodes_of_policies_with_the_runs_r_hat(finished
     spec = cfg.task()
     env = make_mujoco_env(spec, cfg.unhealthy_penalty)  # known answer: the same seeded random episodes
     env.action_space.seed(5)
-    total = 0.0
+    total = discounted = 0.0
+    gamma = {**spec.ppo, **cfg.ppo}.get("gamma", 0.99)
     for ep in range(2):
         env.reset(seed=5 + ep)
-        total += sum(env.step(env.action_space.sample())[4]["true_reward"] for _ in range(spec.episode_steps))
+        rewards = [env.step(env.action_space.sample())[4]["true_reward"] for _ in range(spec.episode_steps)]
+        total += sum(rewards)
+        discounted += sum(gamma ** t * x for t, x in enumerate(rewards))
     assert rand["oracle_return"] == pytest.approx(total / 2)
+    assert rand["gamma"] == gamma and rand["oracle_discounted"] == pytest.approx(discounted / 2)
     for row in (mine, rand):  # Reacher never leaves a healthy range: every step is a healthy step
         assert row["unhealthy_steps"] == 0 and row["r_hat_mean_unhealthy"] is None
         assert row["r_hat_return"] == pytest.approx(row["r_hat_mean_healthy"] * spec.episode_steps, rel=1e-4)
