@@ -74,9 +74,10 @@ def is_one_comparison(rows: list[dict[str, Any]]) -> bool:
 
 
 def run_bench(base: TrainConfig, seeds: int, workers: int, name: str | None, suite: str | None = None,
-              executor: str = "processes", address: str | None = None) -> Path:
+              executor: str = "processes", address: str | None = None, reuse: list[Path] | None = None) -> Path:
     """Run a suite (or, without one, ``base.env`` at ``base.labels`` against true-reward PPO) and
-    write its report; for a single task also summary.md with the return and throughput ratios."""
+    write its report; for a single task also summary.md with the return and throughput ratios.
+    ``reuse``: other bench folders whose finished cells of the same name and settings are copied in."""
     from agents.suites import Cell, run_suite, suite_cells, write_report
 
     if suite is not None:
@@ -92,7 +93,7 @@ def run_bench(base: TrainConfig, seeds: int, workers: int, name: str | None, sui
                                                       Cell(spec.name, labels, seed, steps, base.selection, base.teacher))]
         default_name = f"{spec.name}__{labels}__{time.strftime('%Y%m%d-%H%M%S')}"
     out = Path(base.runs_dir) / "bench" / (name or default_name)
-    rows = run_suite(cells, base, out, workers, executor, address)
+    rows = run_suite(cells, base, out, workers, executor, address, reuse)
     write_report(out)
     done = [r for r in rows if r["status"] == "done"]
     if is_one_comparison(done):

@@ -178,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1),
                        help="runs in parallel (processes); default %(default)s")
     bench.add_argument("--name", default=None, help="bench folder name under <runs-dir>/bench/")
+    bench.add_argument("--reuse", action="append", default=[], metavar="BENCH_DIR",
+                       help="copy finished cells of another bench folder that have the same name and settings "
+                            "(e.g. its true-reward baselines) instead of running them; repeatable")
     bench.add_argument("--executor", choices=("processes", "ray"), default="processes",
                        help="run cells in local processes, or as Ray tasks (pip install 'prefrl[ray]'); "
                             "default %(default)s")
@@ -329,9 +332,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = train(cfg, Path(args.run_dir) if args.run_dir else None, force=args.force)
             _print_result(run.path, run.result)
         elif args.command == "bench":
+            from pathlib import Path
+
             from agents.benchmark import run_bench
             seeds = args.seeds if args.seeds is not None else (None if args.suite else 1)
-            out = run_bench(cfg, seeds, args.workers, args.name, args.suite, args.executor, args.address)
+            reuse = [Path(r) for r in args.reuse]
+            for r in reuse:
+                if not (r / "cells").is_dir():
+                    raise UsageError(f"--reuse {r}: not a bench folder (no cells/)")
+            out = run_bench(cfg, seeds, args.workers, args.name, args.suite, args.executor, args.address, reuse)
             _print_bench(out)
         return 0
     except UsageError as exc:

@@ -115,6 +115,14 @@ class TrainConfig:
         spec = replace(get_task(self.env), clip_seconds=self.clip_seconds)
         return spec if self.restart_after is None else replace(spec, restart_after=self.restart_after)
 
+    def resolved(self) -> "TrainConfig":
+        """A copy with every task default that a run fixes at its start filled in (labels, timesteps,
+        restart_after, reward_inputs): what ``config.json`` of a run of this config holds."""
+        spec = self.task()
+        return replace(self, labels=spec.default_labels if self.labels is None else self.labels,
+                       timesteps=spec.default_timesteps if self.timesteps is None else self.timesteps,
+                       restart_after=spec.restart_after, reward_inputs=self.resolved_reward_inputs())
+
     def resolved_reward_inputs(self) -> str:
         """What r̂ sees in this run: the setting, or the task's default where it is unset."""
         return self.reward_inputs or get_task(self.env).reward_inputs

@@ -7,6 +7,7 @@ import csv
 import json
 import multiprocessing as mp
 import os
+import shutil
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from agents.benchmark import format_ratio, return_ratio
-from agents.config import TrainConfig
+from agents.config import TrainConfig, load_run_config
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,46 @@ def suite_cells(name: str, seeds: int | None, env: str | None, timesteps: int | 
     return suite.cells(list(range(seeds if seeds is not None else suite.seeds)))
 
 
+# Settings that change nothing a finished run computed (where it ran, how it logged, how it checkpointed,
+# threads and fit scheduling), and those a true-reward run never reads.
+_NOT_COMPARED = frozenset({"device", "progress", "torch_threads", "runs_dir", "exp_name", "checkpoint_every",
+                           "media_every", "window", "max_behind", "oracle_after", "async_fit", "alarm_window"})
+_LEARNED_ONLY = frozenset({"labels", "selection", "labeler", "teacher", "ensemble_size", "clip_seconds",
+                           "reward_inputs", "initial_fraction", "schedule_horizon", "fit_every", "fit_epochs",
+                           "pretrain_epochs", "normalize_on", "validation", "candidate_clips", "clip_capacity",
+                           "fit_rate"})
+
+
+def setting_differences(cell: Cell, base: TrainConfig, run_dir: Path) -> list[str]:
+    """How the run in ``run_dir`` was set up differently from what ``cell`` asks for under ``base``,
+    one ``name: ran X, asked Y`` per setting; [] when its result stands for the cell."""
+    ran, asked = asdict(load_run_config(run_dir).resolved()), asdict(cell.config(base).resolved())
+    skip = _NOT_COMPARED | (_LEARNED_ONLY if asked["reward"] == "true" else frozenset())
+    return [f"{k}: ran {ran[k]!r}, asked {asked[k]!r}" for k in asked if k not in skip and ran.get(k) != asked[k]]
+
+
+def reuse_cells(cells: list[Cell], base: TrainConfig, folder: Path, sources: list[Path]) -> list[str]:
+    """Copy into ``folder`` each finished cell of the bench folders ``sources`` (e.g. true-reward
+    baselines) that has the name and the settings of one of ``cells`` not finished here. Returns one
+    line per cell copied or passed over."""
+    notes = []
+    for cell in cells:
+        if (folder / cell.name / "result.json").exists():
+            continue
+        for src in sources:
+            run_dir = src / "cells" / cell.name
+            if not (run_dir / "result.json").exists():
+                continue
+            if diff := setting_differences(cell, base, run_dir):
+                notes.append(f"not reused {run_dir} (other settings: {'; '.join(diff)})")
+                continue
+            shutil.rmtree(folder / cell.name, ignore_errors=True)  # an unfinished try of this cell
+            shutil.copytree(run_dir, folder / cell.name)
+            notes.append(f"reused {run_dir}")
+            break
+    return notes
+
+
 def _run_cell(cell: Cell, base: TrainConfig, folder: Path) -> dict[str, Any]:
     """Run (or resume) one cell in its own folder; return its result row or its error."""
     from agents.train import resume, train
@@ -117,11 +158,19 @@ def _run_cell(cell: Cell, base: TrainConfig, folder: Path) -> dict[str, Any]:
 
 
 def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, executor: str = "processes",
-              address: str | None = None) -> list[dict[str, Any]]:
+              address: str | None = None, reuse: list[Path] | None = None) -> list[dict[str, Any]]:
     """Run every unfinished cell with a pool of ``workers`` processes (or on a Ray cluster);
-    finished cells are reused. With Ray, ``out`` must be on storage every node sees."""
+    finished cells are reused, and so are finished cells of the bench folders ``reuse`` with the same
+    name and settings. A finished cell run with other settings is refused (ValueError): its result
+    would stand for runs it is not. With Ray, ``out`` must be on storage every node sees."""
     folder = out / "cells"
+    for c in cells:
+        if (folder / c.name / "result.json").exists() and (diff := setting_differences(c, base, folder / c.name)):
+            raise ValueError(f"{folder / c.name} was run with other settings ({'; '.join(diff)}); "
+                             "choose another --name")
     folder.mkdir(parents=True, exist_ok=True)
+    for note in reuse_cells(cells, base, folder, list(reuse or [])):
+        print(note, flush=True)
     (out / "grid.json").write_text(json.dumps([asdict(c) for c in cells], indent=2) + "\n")
     rows: list[dict[str, Any]] = []
     todo = [c for c in cells if not (folder / c.name / "result.json").exists()]

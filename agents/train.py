@@ -98,10 +98,9 @@ def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, An
     cfg.validate()
     apply_atari_defaults(cfg)
     spec = cfg.task()
-    cfg.labels = spec.default_labels if cfg.labels is None else cfg.labels
-    cfg.timesteps = spec.default_timesteps if cfg.timesteps is None else cfg.timesteps
-    cfg.restart_after = spec.restart_after  # saved explicitly: a later default must not change this run
-    cfg.reward_inputs = cfg.resolved_reward_inputs()
+    fixed = cfg.resolved()  # saved explicitly: a later default must not change this run
+    cfg.labels, cfg.timesteps = fixed.labels, fixed.timesteps
+    cfg.restart_after, cfg.reward_inputs = fixed.restart_after, fixed.reward_inputs
     device = resolve_device(cfg.device)
     ppo_settings = {**spec.ppo, **cfg.ppo}
     if cfg.n_envs is not None:

@@ -83,6 +83,14 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, message):
     assert not (tmp_path / "runs").exists()  # nothing was created
 
 
+def test_bench_reuse_of_a_folder_that_is_not_a_bench_gets_one_line_and_exit_2(tmp_path):
+    out = prefrl("bench", "--env", "Reacher", "--timesteps", "1000", "--reuse", "nowhere", "--runs-dir", "runs",
+                 cwd=tmp_path)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "--reuse nowhere: not a bench folder" in lines[0], out.stderr
+    assert not (tmp_path / "runs").exists()  # nothing was started
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
 def test_cuda_without_a_gpu_is_refused(tmp_path):
     out = prefrl("train", "--device", "cuda", "--runs-dir", "runs", cwd=tmp_path)

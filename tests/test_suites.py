@@ -1,9 +1,11 @@
 """Benchmark suites: the grid expands, resumes (finished cells skipped, failures reported), reports."""
 
+from dataclasses import replace
+
 import pytest
 
 from agents.config import TrainConfig
-from agents.suites import SUITES, Cell, collect_rows, run_suite, suite_cells, write_report
+from agents.suites import SUITES, Cell, collect_rows, reuse_cells, run_suite, suite_cells, write_report
 
 BASE = TrainConfig(eval_episodes=1, pretrain_epochs=2, fit_every=512, media_every=0, checkpoint_every=None)
 
@@ -49,6 +51,25 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     assert png.exists() and png.stat().st_size > 5000
     rows = collect_rows(tmp_path)
     assert len(rows) == 3 and sum(r["status"] == "done" for r in rows) == 2
+
+    # a finished cell run with other settings does not stand for the cell asked for: refused
+    with pytest.raises(ValueError, match=r"Reacher__true__s0 was run with other settings \(ppo: ran \{\}, asked \{'gamma': 0.5\}\)"):
+        run_suite(cells, replace(BASE, ppo={"gamma": 0.5}), tmp_path, workers=1)
+    # ... but a setting only the learned reward reads does not change a true-reward cell
+    capsys.readouterr()
+    run_suite(cells[:1], replace(BASE, fit_rate=0.5), tmp_path, workers=1)
+    assert "1 finished before, 0 to run" in capsys.readouterr().out
+
+    # another bench reuses the finished cells with the same name and settings, and only those
+    other = tmp_path / "other"
+    (other / "cells").mkdir(parents=True)
+    notes = reuse_cells(cells[:2], replace(BASE, ppo={"gamma": 0.5}), other / "cells", [tmp_path])
+    assert len(notes) == 2 and all(n.startswith("not reused") and "ppo: ran {}" in n for n in notes)
+    assert not any((other / "cells").iterdir())
+    run_suite(cells[:2], BASE, other, workers=1, reuse=[tmp_path])
+    out = capsys.readouterr().out
+    assert out.count("reused ") == 2 and "2 finished before, 0 to run" in out
+    assert (other / "cells" / "Reacher__true__s0" / "result.json").read_text() == finished.read_text()
 
 
 def test_the_ray_executor_runs_cells_on_a_local_ray_instance(tmp_path):
