@@ -123,6 +123,17 @@ class TrainConfig:
                        timesteps=spec.default_timesteps if self.timesteps is None else self.timesteps,
                        restart_after=spec.restart_after, reward_inputs=self.resolved_reward_inputs())
 
+    def ppo_settings(self) -> dict[str, Any]:
+        """The task's PPO settings with this run's overrides (``ppo``, ``n_envs``) applied."""
+        settings = {**self.task().ppo, **self.ppo}
+        if self.n_envs is not None:
+            settings["n_envs"] = self.n_envs
+        return settings
+
+    def ppo_gamma(self) -> float:
+        """PPO's discount in this run (SB3's default 0.99 where neither the task nor the run sets one)."""
+        return float(self.ppo_settings().get("gamma", 0.99))
+
     def resolved_reward_inputs(self) -> str:
         """What r̂ sees in this run: the setting, or the task's default where it is unset."""
         return self.reward_inputs or get_task(self.env).reward_inputs

@@ -112,7 +112,8 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
         raise ValueError(f"{run_dir}: --policy scoring is for MuJoCo runs")
     env = make_mujoco_env(spec, cfg.unhealthy_penalty)
     ens, which = _ensemble(run_dir, cfg, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
-    gamma = float({**spec.ppo, **cfg.ppo}.get("gamma", 0.99))  # SB3's default where the task sets none
+    gamma = cfg.ppo_gamma()
+    discount = gamma ** np.arange(spec.episode_steps)
     rows = []
     for name in policies:
         model, norm = _other_policy(name, cfg.env)
@@ -123,7 +124,6 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
         r = ens.predict(np.concatenate([e.obs for e in eps]), acts)
         unhealthy = np.concatenate([e.info("unhealthy").astype(bool) for e in eps])
         oracle_return = sum(float(e.info("true_reward").sum()) for e in eps)
-        discount = gamma ** np.arange(spec.episode_steps)
         r_hat_discounted = float(np.dot(r.reshape(episodes, -1), discount).sum())
         oracle_discounted = sum(float(np.dot(e.info("true_reward"), discount)) for e in eps)
         rows.append({"policy": name, "reward_model": which, "episodes": episodes,

@@ -110,7 +110,7 @@ def setting_differences(cell: Cell, base: TrainConfig, run_dir: Path) -> list[st
     one ``name: ran X, asked Y`` per setting; [] when its result stands for the cell."""
     ran, asked = asdict(load_run_config(run_dir).resolved()), asdict(cell.config(base).resolved())
     skip = _NOT_COMPARED | (_LEARNED_ONLY if asked["reward"] == "true" else frozenset())
-    return [f"{k}: ran {ran[k]!r}, asked {asked[k]!r}" for k in asked if k not in skip and ran.get(k) != asked[k]]
+    return [f"{k}: ran {ran[k]!r}, asked {asked[k]!r}" for k in asked if k not in skip and ran[k] != asked[k]]
 
 
 def reuse_cells(cells: list[Cell], base: TrainConfig, folder: Path, sources: list[Path]) -> list[str]:

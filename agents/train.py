@@ -102,10 +102,7 @@ def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, An
     cfg.labels, cfg.timesteps = fixed.labels, fixed.timesteps
     cfg.restart_after, cfg.reward_inputs = fixed.restart_after, fixed.reward_inputs
     device = resolve_device(cfg.device)
-    ppo_settings = {**spec.ppo, **cfg.ppo}
-    if cfg.n_envs is not None:
-        ppo_settings["n_envs"] = cfg.n_envs
-    n_envs, ppo_kwargs = split_settings(ppo_settings)
+    n_envs, ppo_kwargs = split_settings(cfg.ppo_settings())
     check_kwargs(ppo_kwargs)
     schedule = LabelSchedule(cfg.labels, cfg.timesteps, cfg.initial_fraction, cfg.schedule_horizon)
     if cfg.reward == "preferences":
@@ -137,7 +134,7 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
         loop = _preference_loop(cfg, device, ensemble, trainer, store, schedule, recorder)
     wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder,
                                   clip_true=spec.kind == "atari")
-    ppo_env = VecNormalize(wrapper, gamma=ppo_kwargs.get("gamma", 0.99)) if spec.normalize else wrapper
+    ppo_env = VecNormalize(wrapper, gamma=cfg.ppo_gamma()) if spec.normalize else wrapper
     return _Parts(spec, device, venv, wrapper, ppo_env, store, recorder, loop, ppo_kwargs)
 
 
