@@ -282,7 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                           f"{row['unhealthy_steps']:.0f}, r̂ return {row['r_hat_return']:.1f} (per healthy step "
                           f"{_fmt(row['r_hat_mean_healthy'])}, per unhealthy step {_fmt(row['r_hat_mean_unhealthy'])}), "
                           f"mean squared action {row['mean_squared_action']:.2f}; discounted at gamma "
-                          f"{row['gamma']:g}: r̂ {row['r_hat_discounted']:.1f}, oracle {row['oracle_discounted']:.1f}")
+                          f"{row['gamma']:g}: r̂ {row['r_hat_discounted']:.1f}, oracle {row['oracle_discounted']:.1f}"
+                          + ("" if row["distance"] is None else
+                             f"; distance {row['distance']:.1f}, forward speed when unhealthy "
+                             f"{_fmt(row['x_velocity_unhealthy'])}"))
                 return 0
             print(json.dumps(diagnose(Path(args.run), args.clips), indent=2))
             return 0

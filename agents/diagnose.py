@@ -94,12 +94,26 @@ def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = No
     return out
 
 
+def travel(episodes: list) -> tuple[float | None, float | None]:
+    """Mean distance an episode moves the body forward (``info["x_position"]``, last minus first step)
+    and mean forward speed on unhealthy steps (``info["x_velocity"]``); None where the task reports
+    neither (Reacher, the pendulums) or no step was unhealthy. A fallen Hopper that crawls forward
+    shows up here."""
+    if not episodes or "x_position" not in episodes[0].infos[0]:
+        return None, None
+    distance = float(np.mean([e.info("x_position")[-1] - e.info("x_position")[0] for e in episodes]))
+    unhealthy = np.concatenate([e.info("unhealthy", False).astype(bool) for e in episodes])
+    speed = np.concatenate([e.info("x_velocity", 0.0).astype(float) for e in episodes])
+    return distance, (float(speed[unhealthy].mean()) if unhealthy.any() else None)
+
+
 def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: int = 5) -> list[dict[str, Any]]:
     """Score whole harness episodes of other policies with this run's r̂: does r̂ rank them as the
     oracle does? Each of ``policies`` is a run folder (its saved policy, deterministic) or ``random``.
 
     Per policy: the oracle return, the number of unhealthy steps, r̂'s return and its mean on healthy
-    and on unhealthy steps, the mean squared action (r̂ paying for actions shows up here), and both
+    and on unhealthy steps, the mean squared action (r̂ paying for actions shows up here), the
+    distance travelled and the forward speed while unhealthy (``travel``), and both
     returns discounted from the start state at the run's PPO ``gamma``: what PPO weighs, where a
     fall late in the episode counts for little.
     """
@@ -126,6 +140,7 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
         oracle_return = sum(float(e.info("true_reward").sum()) for e in eps)
         r_hat_discounted = float(np.dot(r.reshape(episodes, -1), discount).sum())
         oracle_discounted = sum(float(np.dot(e.info("true_reward"), discount)) for e in eps)
+        distance, unhealthy_speed = travel(eps)
         rows.append({"policy": name, "reward_model": which, "episodes": episodes,
                      "oracle_return": oracle_return / episodes,
                      "unhealthy_steps": float(unhealthy.sum()) / episodes,
@@ -133,6 +148,7 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
                      "r_hat_mean_healthy": float(r[~unhealthy].mean()) if (~unhealthy).any() else None,
                      "r_hat_mean_unhealthy": float(r[unhealthy].mean()) if unhealthy.any() else None,
                      "mean_squared_action": float(np.mean(np.sum(np.square(acts), axis=1))),
+                     "distance": distance, "x_velocity_unhealthy": unhealthy_speed,
                      "gamma": gamma, "r_hat_discounted": r_hat_discounted / episodes,
                      "oracle_discounted": oracle_discounted / episodes})
     env.close()

@@ -158,8 +158,31 @@ def test_diagnose_scores_whole_episodes_of_policies_with_the_runs_r_hat(finished
     assert rand["gamma"] == gamma and rand["oracle_discounted"] == pytest.approx(discounted / 2)
     for row in (mine, rand):  # Reacher never leaves a healthy range: every step is a healthy step
         assert row["unhealthy_steps"] == 0 and row["r_hat_mean_unhealthy"] is None
+        assert row["distance"] is None and row["x_velocity_unhealthy"] is None  # Reacher goes nowhere
         assert row["r_hat_return"] == pytest.approx(row["r_hat_mean_healthy"] * spec.episode_steps, rel=1e-4)
     out = prefrl("diagnose", str(finished_run), "--policy", "random", cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.startswith("random: oracle return"), out.stderr
     expect_usage_error(prefrl("diagnose", str(finished_run), "--policy", str(tmp_path), cwd=tmp_path),
                        "not a run folder")
+
+
+def test_travel_measures_distance_and_speed_when_fallen_on_a_real_hopper_episode():
+    """Known answer: a random Hopper falls within a few dozen steps; the distance is the last x
+    position minus the first, the speed the mean x velocity over the unhealthy steps."""
+    from agents.diagnose import travel
+    from agents.evaluation import rollout
+    from envs.mujoco import make_mujoco_env
+    from envs.registry import get_task
+
+    env = make_mujoco_env(get_task("Hopper"))
+    env.action_space.seed(3)
+    eps = [rollout(env, lambda _obs: env.action_space.sample(), seed) for seed in (3, 4)]
+    env.close()
+    x = [np.array([i["x_position"] for i in e.infos]) for e in eps]
+    flags = np.concatenate([[i["unhealthy"] for i in e.infos] for e in eps])
+    speed = np.concatenate([[i["x_velocity"] for i in e.infos] for e in eps])
+    assert flags.any() and not flags.all()
+    distance, fallen_speed = travel(eps)
+    assert distance == pytest.approx(np.mean([v[-1] - v[0] for v in x]))
+    assert fallen_speed == pytest.approx(speed[flags].mean())
+    assert travel([]) == (None, None)
