@@ -11,6 +11,7 @@ import shutil
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,7 @@ def suite_cells(name: str, seeds: int | None, env: str | None, timesteps: int | 
 # threads and fit scheduling), and those a true-reward run never reads.
 _NOT_COMPARED = frozenset({"device", "progress", "torch_threads", "runs_dir", "exp_name", "checkpoint_every",
                            "media_every", "window", "max_behind", "oracle_after", "async_fit", "alarm_window"})
-_LEARNED_ONLY = frozenset({"labels", "selection", "labeler", "teacher", "ensemble_size", "clip_seconds",
+_LEARNED_ONLY = frozenset({"labels", "selection", "labeler", "teacher", "ensemble_size", "clip_seconds", "clip_steps",
                            "reward_inputs", "initial_fraction", "schedule_horizon", "fit_every", "fit_epochs",
                            "pretrain_epochs", "normalize_on", "validation", "candidate_clips", "clip_capacity",
                            "fit_rate"})
@@ -183,10 +184,17 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, exe
         for c in todo:
             rows.append(_report_progress(_run_cell(c, base, folder)))
     else:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_stop_with_parent) as pool:
-            futures = [pool.submit(_run_cell, c, base, folder) for c in todo]
-            for f in as_completed(futures):
-                rows.append(_report_progress(f.result()))
+        try:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                                     initializer=_stop_with_parent) as pool:
+                futures = [pool.submit(_run_cell, c, base, folder) for c in todo]
+                for f in as_completed(futures):
+                    rows.append(_report_progress(f.result()))
+        except BrokenProcessPool:  # a worker was killed (a signal to it alone, the out-of-memory killer)
+            from agents.train import Interrupted
+            raise Interrupted("a bench worker stopped before its cell finished (killed by a signal, or out of "
+                              "memory); finished cells and checkpoints are kept: run the same command again "
+                              "to resume") from None
     return rows
 
 

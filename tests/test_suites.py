@@ -118,6 +118,39 @@ def test_workers_stop_when_the_bench_process_dies(tmp_path):
     assert not alive, f"workers {alive} still running after the bench died"
 
 
+def test_a_killed_worker_stops_the_bench_with_one_line_and_keeps_the_checkpoints(tmp_path):
+    """A worker killed on its own (as by the out-of-memory killer): one line, exit 130, no traceback;
+    the other worker's cell checkpoints, so the same command resumes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "MUJOCO_GL": "egl", "PYTHONPATH": str(root)}
+    bench = subprocess.Popen([sys.executable, "-m", "agents.cli", "bench", "--suite", "mujoco-quick",
+                              "--timesteps", "100000", "--workers", "2", "--runs-dir", str(tmp_path),
+                              "--name", "w", "--quiet"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(tmp_path.glob("bench/w/cells/*/tb"))) < 2:
+        time.sleep(0.5)
+    out = subprocess.run(["pgrep", "-f", "-P", str(bench.pid), "multiprocessing.spawn"],
+                         capture_output=True, text=True).stdout
+    workers = [int(p) for p in out.split()]
+    assert len(workers) == 2, "the bench did not start its two workers"
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = bench.communicate(timeout=120)
+    assert bench.returncode == 130, err
+    assert "Traceback" not in err and "a bench worker stopped before its cell finished" in err, err
+    deadline = time.time() + 60  # the survivor was told to stop: it checkpoints on its way out
+    while time.time() < deadline and not list(tmp_path.glob("bench/w/cells/*/checkpoint")):
+        time.sleep(0.5)
+    assert list(tmp_path.glob("bench/w/cells/*/checkpoint")), "no cell left a checkpoint to resume from"
+
+
 def test_return_ratio_needs_a_positive_baseline():
     from agents.benchmark import return_ratio
 
