@@ -82,6 +82,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip-seconds", type=float, default=d.clip_seconds,
                    help="clip length in simulated seconds, at most 60 steps (the paper's 15-60); "
                         "default %(default)s")
+    p.add_argument("--clip-steps", type=int, default=None,
+                   help="clip length in steps, overriding --clip-seconds and its 60-step cap "
+                        "(Hopper's 1.5 s is 188 steps); default: from --clip-seconds")
     p.add_argument("--reward-inputs", choices=REWARD_INPUTS, default=None,
                    help="what the reward model sees: observation and action (the paper) or the "
                         "observation only; default: the task's (Swimmer obs, the others obs+act)")
@@ -137,7 +140,8 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         env=args.env, reward=args.reward, labels=args.labels, timesteps=args.timesteps, seed=args.seed,
         selection=args.selection, labeler=args.labeler, teacher=args.teacher, oracle_after=args.oracle_after,
         max_behind=args.max_behind, window=args.window, device=args.device, n_envs=args.n_envs,
-        ensemble_size=args.ensemble_size, clip_seconds=args.clip_seconds, reward_inputs=args.reward_inputs,
+        ensemble_size=args.ensemble_size, clip_seconds=args.clip_seconds, clip_steps=args.clip_steps,
+        reward_inputs=args.reward_inputs,
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
         pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, validation=args.validation,
         unhealthy_penalty=args.unhealthy_penalty,

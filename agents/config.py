@@ -53,7 +53,9 @@ class TrainConfig:
     ensemble_size: int = 3
     """Reward-predictor ensemble members."""
     clip_seconds: float = 1.5
-    """Clip length in simulated seconds (converted to steps per task)."""
+    """Clip length in simulated seconds (converted to steps per task, at most 60)."""
+    clip_steps: int | None = None
+    """Clip length in steps, overriding ``clip_seconds`` and its 60-step cap (Hopper's 1.5 s is 188)."""
     reward_inputs: str | None = None
     """What r̂ sees: `obs+act` (the paper) or `obs` (observations only; actions can't be exploited);
     default: the task's (Swimmer `obs`, the others `obs+act`)."""
@@ -112,7 +114,7 @@ class TrainConfig:
 
     def task(self) -> TaskSpec:
         """The run's task: the registry's entry with this run's clip length and fall handling."""
-        spec = replace(get_task(self.env), clip_seconds=self.clip_seconds)
+        spec = replace(get_task(self.env), clip_seconds=self.clip_seconds, fixed_clip_steps=self.clip_steps)
         return spec if self.restart_after is None else replace(spec, restart_after=self.restart_after)
 
     def resolved(self) -> "TrainConfig":
@@ -186,6 +188,8 @@ class TrainConfig:
             raise ValueError(f"--reward-inputs must be {' or '.join(REWARD_INPUTS)}, got {self.reward_inputs!r}")
         if self.clip_seconds <= 0:
             raise ValueError(f"--clip-seconds must be positive, got {self.clip_seconds}")
+        if self.clip_steps is not None and self.clip_steps < 2:
+            raise ValueError(f"--clip-steps must be at least 2, got {self.clip_steps}")
         if not 0.0 < self.initial_fraction < 1.0:
             raise ValueError(f"--initial-fraction must be in (0, 1), got {self.initial_fraction}")
 

@@ -21,7 +21,8 @@ class TaskSpec:
         dt: simulated seconds per agent step.
         episode_steps: fixed episode length (no early termination reaches the agent).
         clip_steps: clip length in agent steps: ``clip_seconds`` of simulated time (1.5 s), but at most
-            ``MAX_CLIP_STEPS`` (the paper's "15 to 60 timesteps") and the episode.
+            ``MAX_CLIP_STEPS`` (the paper's "15 to 60 timesteps") and the episode; or ``fixed_clip_steps``
+            (at most the episode) where that is set.
         env_kwargs: keyword arguments for ``gymnasium.make``.
         has_termination: the gymnasium task ends episodes early; prefrl turns that into a penalty.
         restart_after: where the task would end, the body stays down this many steps (each charged the
@@ -48,9 +49,12 @@ class TaskSpec:
     default_labels: int = 700
     default_timesteps: int = 1_000_000
     clip_seconds: float = 1.5
+    fixed_clip_steps: int | None = None
 
     @property
     def clip_steps(self) -> int:
+        if self.fixed_clip_steps is not None:
+            return max(2, min(self.episode_steps, self.fixed_clip_steps))
         return max(2, min(self.episode_steps, MAX_CLIP_STEPS, round(self.clip_seconds / self.dt)))
 
 

@@ -72,6 +72,7 @@ def test_smoke_run_writes_every_file_and_tag(tmp_path):
     (["--ppo", "novalue"], "KEY=VALUE"),
     (["--device", "tpu"], "unknown device"),
     (["--restart-after", "-1"], "--restart-after must be >= 0"),
+    (["--clip-steps", "1"], "--clip-steps must be at least 2"),
     (["--bogus-flag"], "unrecognized arguments"),
 ])
 def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, message):
@@ -140,6 +141,9 @@ def test_restart_after_flag_overrides_the_tasks_default():
     assert task("--env", "Hopper", "--restart-after", "1").restart_after == 1
     assert task("--env", "InvertedPendulum", "--restart-after", "0").restart_after == 0
     assert task("--env", "Hopper", "--clip-seconds", "0.2").clip_steps == 25  # the run's clip length too
+    assert task("--env", "Hopper", "--clip-steps", "188").clip_steps == 188  # the paper's 1.5 s, past the cap
+    assert task("--env", "Reacher", "--clip-steps", "188").clip_steps == 50  # never longer than the episode
+
 
 
 def test_a_run_config_keeps_the_fall_handling_it_ran_with(tmp_path):
