@@ -60,7 +60,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="RL environment steps; default: the task's (1,000,000 for MuJoCo, 10,000,000 for Atari)")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed; default %(default)s")
     p.add_argument("--selection", choices=SELECTIONS, default=d.selection,
-                   help="pair selection: random, or ensemble disagreement over 10x candidates (random until r̂ is first fitted); "
+                   help="pair selection: random; ensemble disagreement, or entropy (near ties in r̂), over "
+                        "10x candidates (both random until r̂ is first fitted); "
                         "default %(default)s")
     p.add_argument("--labeler", choices=LABELERS, default=d.labeler,
                    help="who answers queries; default %(default)s (synthetic, reads the true reward)")

@@ -34,7 +34,8 @@ class TrainConfig:
     seed: int = 0
     """Seed for envs, PPO, the ensemble and pair selection."""
     selection: str = "random"
-    """Pair selection: `random` or `disagreement` (ensemble variance over 10x candidates)."""
+    """Pair selection: `random`, `disagreement` (ensemble variance over 10x candidates) or `entropy`
+    (the 10x candidates the ensemble calls nearest a tie)."""
     labeler: str = "oracle"
     """Who answers queries: `oracle` (synthetic, reads the true reward), `human` (a person in
     `prefrl label`), or `human+oracle` (the oracle takes what the person leaves for `oracle_after` s)."""

@@ -119,7 +119,7 @@ class PreferenceLoop:
             return 0
         # An ensemble not yet fitted on any answer disagrees at random: its queries are random pairs.
         method = self.cfg.selection if self.fitted else "random"
-        member_returns = self.member_returns_fn(clips) if method == "disagreement" else None
+        member_returns = self.member_returns_fn(clips) if method != "random" else None
         pairs, var = select_pairs(len(clips), n, method, self.rng, member_returns)
         if not np.all(np.isnan(var)):
             self.last_disagreement = float(np.nanmean(var))

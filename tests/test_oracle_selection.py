@@ -3,7 +3,7 @@ import pytest
 
 from preference.clips import Clip, ClipRecorder
 from preference.oracle import PerfectOracle
-from preference.selection import preference_variance, random_pairs, select_pairs
+from preference.selection import preference_entropy, preference_variance, random_pairs, select_pairs
 
 
 def clip(rewards):
@@ -32,6 +32,19 @@ def test_disagreement_picks_the_pairs_members_disagree_on():
     assert all(4 in p or 5 in p for p in pairs.tolist())
     all_pairs = np.array([(a, b) for a in range(6) for b in range(6) if a != b])
     assert var.min() >= np.sort(preference_variance(returns, all_pairs))[len(all_pairs) // 2]
+
+
+def test_entropy_picks_the_pairs_the_ensemble_calls_near_ties():
+    # All members agree: clip returns 0, 0.1, 5, 10, 20, 40. Only (0, 1) is a near tie (P = 0.48).
+    returns = np.tile(np.array([0.0, 0.1, 5.0, 10.0, 20.0, 40.0]), (3, 1))
+    pairs, _ = select_pairs(6, 1, "entropy", np.random.default_rng(0),
+                            member_returns=lambda idx: returns[:, idx], oversample=60)
+    assert sorted(pairs[0].tolist()) == [0, 1]
+    assert preference_entropy(returns, np.array([[0, 1], [0, 5]])) == pytest.approx(
+        [np.log(2) - 0.00125, 0.0], abs=1e-4)  # a tie is log 2; a sure order is 0
+    # Disagreeing members average to a tie: entropy takes the pair that disagreement also takes.
+    split = np.array([[0.0, 10.0], [10.0, 0.0]])
+    assert preference_entropy(split, np.array([[0, 1]]))[0] == pytest.approx(np.log(2))
 
 
 def test_unknown_selection_is_refused():
