@@ -5,7 +5,7 @@
 # Summary:  awk '{print $3}' rss.log | sort -n | awk '{a[NR]=$1} END {print "min", a[1], "median", a[int((NR+1)/2)], "max", a[NR]}'
 pattern=${1:?usage: rss_sample.sh PATTERN [SECONDS]}
 every=${2:-60}
-while pgrep -f "$pattern" >/dev/null; do
+while pgrep -f "$pattern" | grep -qvx "$$"; do  # any match but this script (its own command line matches)
   for p in $(pgrep -f "$pattern"); do
     cmd=$(tr '\0' ' ' < /proc/"$p"/cmdline 2>/dev/null) || continue
     case "$cmd" in *rss_sample*|/usr/bin/time*) continue ;; esac  # this script, a time wrapper
