@@ -37,7 +37,12 @@ def preference_variance(returns: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 def preference_entropy(returns: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Entropy (nats) of the ensemble's mean P(a better than b): returns [M, n_clips], pairs [P, 2] -> [P].
     Largest (log 2) for a pair the ensemble calls a tie."""
-    p = np.clip(member_preferences(returns, pairs).mean(axis=0), 1e-12, 1 - 1e-12)
+    return _mean_entropy(member_preferences(returns, pairs))
+
+
+def _mean_entropy(prefs: np.ndarray) -> np.ndarray:
+    """Entropy of the mean over members of preferences [M, P] -> [P]."""
+    p = np.clip(prefs.mean(axis=0), 1e-12, 1 - 1e-12)
     return -(p * np.log(p) + (1 - p) * np.log1p(-p))
 
 
@@ -60,9 +65,10 @@ def select_pairs(n_clips: int, n_pairs: int, method: str, rng: np.random.Generat
     lookup = np.full(n_clips, -1)
     lookup[used] = np.arange(len(used))
     returns = member_returns(used)
-    var = preference_variance(returns, lookup[cand])
+    prefs = member_preferences(returns, lookup[cand])  # [M, n_cand]
+    var = prefs.var(axis=0)
     if method in _SCORED:
-        score = var if method == "disagreement" else preference_entropy(returns, lookup[cand])
+        score = var if method == "disagreement" else _mean_entropy(prefs)
         order = np.argsort(-score, kind="stable")[:n_pairs]
         return cand[order], var[order]
     return cand, var
