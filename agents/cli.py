@@ -6,6 +6,7 @@ import argparse
 import ast
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from agents.config import LABELERS, REWARD_INPUTS, REWARDS, VALIDATIONS, TrainConfig
@@ -256,8 +257,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             _cmd_tasks()
             return 0
         if args.command == "label":
-            from pathlib import Path
-
             from agents.labeling import export_labels, open_window
             if args.export:
                 n = export_labels(Path(args.run), Path(args.export))
@@ -269,8 +268,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "diagnose":
             import json
-            from pathlib import Path
-
             from agents.config import load_run_config
             from agents.diagnose import atari_fresh_clips, diagnose, score_policies
             if load_run_config(Path(args.run)).task().kind == "atari":
@@ -300,8 +297,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_result(run.path, run.result)
             return 0
         if args.command == "eval":
-            from pathlib import Path
-
             from agents.evaluation import evaluate_run
             out = evaluate_run(Path(args.run), args.episodes, args.seed)
             print(f"true return {out['true_return_mean']:.1f} +- {out['true_return_std']:.1f} over "
@@ -311,8 +306,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                   + f"); written to {Path(args.run) / 'eval.json'}")
             return 0
         if args.command == "bench" and args.report:
-            from pathlib import Path
-
             from agents.suites import write_report
             out = Path(args.report)
             if not (out / "grid.json").is_file():
@@ -322,8 +315,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         cfg = _config_from(args)
         if args.command == "train" and args.resume:
-            from pathlib import Path
-
             from agents.train import resume
             defaults = _config_from(build_parser().parse_args(["train"]))
             changed = {k: v for k, v in vars(cfg).items() if v != getattr(defaults, k)}
@@ -334,14 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from envs.registry import get_task
         get_task(cfg.env)
         if args.command == "train":
-            from pathlib import Path
-
             from agents.train import train
             run = train(cfg, Path(args.run_dir) if args.run_dir else None, force=args.force)
             _print_result(run.path, run.result)
         elif args.command == "bench":
-            from pathlib import Path
-
             from agents.benchmark import run_bench
             seeds = args.seeds if args.seeds is not None else (None if args.suite else 1)
             reuse = [Path(r) for r in args.reuse]

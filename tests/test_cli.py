@@ -145,7 +145,6 @@ def test_restart_after_flag_overrides_the_tasks_default():
     assert task("--env", "Reacher", "--clip-steps", "188").clip_steps == 50  # never longer than the episode
 
 
-
 def test_a_run_config_keeps_the_fall_handling_it_ran_with(tmp_path):
     from agents.config import TrainConfig, load_run_config
     from agents.train import prepare
