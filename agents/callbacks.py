@@ -12,7 +12,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from agents.media import MediaLogger
-from agents.reward_wrapper import LearnedRewardVecEnv
+from agents.reward_wrapper import LearnedRewardVecEnv, settle_rollout
 from agents.tb import HackingAlarm
 from preference.loop import PreferenceLoop
 
@@ -58,6 +58,7 @@ class PreferenceCallback(BaseCallback):
             self.update_seconds += now - self._t_update
         self._t_rollout = now
         self.rollout_start_steps = self.num_timesteps
+        self.wrapper.begin_rollout()
         due = self.checkpoint_every and self.num_timesteps - self._last_checkpoint >= self.checkpoint_every
         if due and self.checkpoint is not None:
             self.checkpoint(self.num_timesteps, self.previous_seconds + time.perf_counter() - self._t0)
@@ -73,6 +74,7 @@ class PreferenceCallback(BaseCallback):
         t0 = time.perf_counter()
         if self._t_rollout is not None:
             self.env_seconds += t0 - self._t_rollout
+        settle_rollout(self.model, self.wrapper, self.locals["values"], self.locals["dones"])
         if self.loop is not None:
             self.loop.step(self.num_timesteps)
             if self.max_behind is not None:

@@ -18,6 +18,8 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from agents.reward_wrapper import RolloutRewardNormalize
+
 CKPT, TMP, OLD = "checkpoint", "checkpoint.tmp", "checkpoint.old"
 
 
@@ -82,11 +84,13 @@ def load_model(ckpt: Path, env: VecEnv, device: str) -> PPO:
         raise CheckpointError(f"{path}: corrupt PPO checkpoint ({type(exc).__name__}: {exc})") from None
 
 
-def load_normalization(ckpt: Path, venv: VecEnv) -> VecNormalize:
+def load_normalization(ckpt: Path, venv: VecEnv) -> RolloutRewardNormalize:
     path = ckpt / "vecnormalize.pkl"
     try:
         norm = VecNormalize.load(str(path), venv)
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"{path}: corrupt normalization statistics ({type(exc).__name__}: {exc})") from None
+    if not isinstance(norm, RolloutRewardNormalize):  # saved before rewards were deferred: same state
+        norm.__class__ = RolloutRewardNormalize
     norm.training = True
     return norm

@@ -32,7 +32,7 @@ from agents.evaluation import evaluate
 from agents.media import MediaLogger
 from agents.tb import LAYOUT, HackingAlarm, config_table, writer_of
 from agents.ppo_factory import check_kwargs, make_ppo, split_settings
-from agents.reward_wrapper import LearnedRewardVecEnv
+from agents.reward_wrapper import LearnedRewardVecEnv, RolloutRewardNormalize
 from agents.run_dir import claim_run_dir, new_run_dir
 from envs.mujoco import make_mujoco_env
 from envs.registry import TaskSpec
@@ -133,8 +133,11 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
         trainer = EnsembleTrainer(ensemble, FitConfig(validation=cfg.validation), np.random.default_rng(cfg.seed + 1))
         loop = _preference_loop(cfg, device, ensemble, trainer, store, schedule, recorder)
     wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder,
-                                  clip_true=spec.kind == "atari")
-    ppo_env = VecNormalize(wrapper, gamma=cfg.ppo_gamma()) if spec.normalize else wrapper
+                                  clip_true=spec.kind == "atari", defer=True)
+    ppo_env = wrapper
+    if spec.normalize:
+        ppo_env = RolloutRewardNormalize(wrapper, gamma=cfg.ppo_gamma())
+        ppo_env.defer_rewards = wrapper.defer
     return _Parts(spec, device, venv, wrapper, ppo_env, store, recorder, loop, ppo_kwargs)
 
 
@@ -233,6 +236,7 @@ def resume(run_dir: Path, overrides: dict[str, Any] | None = None) -> Run:
     parts.recorder.restore(state["recorder"])
     if isinstance(parts.ppo_env, VecNormalize):
         parts.ppo_env = load_normalization(ckpt, parts.wrapper)
+        parts.ppo_env.defer_rewards = parts.wrapper.defer
     model = load_model(ckpt, parts.ppo_env, str(parts.device))
     model.num_timesteps = steps
     torch.set_rng_state(state["torch_rng"])  # after PPO.load, which reseeds torch
