@@ -140,3 +140,18 @@ def test_ppo_buffer_is_the_same_with_deferred_r_hat():
     for now, later in zip(*buffers):
         np.testing.assert_allclose(later, now, rtol=1e-4, atol=1e-5)
     assert np.abs(buffers[0][0]).max() > 0.1
+
+
+def test_normalization_saved_before_deferral_loads_as_rollout_normalization(tmp_path):
+    """A checkpoint from before deferred rewards (a plain VecNormalize) resumes with the same statistics."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from agents.checkpoint import load_normalization
+    from agents.reward_wrapper import RolloutRewardNormalize
+
+    old = VecNormalize(make_venv(), gamma=0.99)
+    old.ret_rms.update(np.array([1.0, 5.0, 9.0]))
+    old.save(str(tmp_path / "vecnormalize.pkl"))
+    norm = load_normalization(tmp_path, make_venv())
+    assert isinstance(norm, RolloutRewardNormalize) and norm.training
+    assert norm.ret_rms.var == old.ret_rms.var and norm.ret_rms.count == old.ret_rms.count
