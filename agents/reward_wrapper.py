@@ -132,14 +132,18 @@ class LearnedRewardVecEnv(VecEnvWrapper):
 
 
 class RolloutRewardNormalize(VecNormalize):
-    """VecNormalize that, with ``defer_rewards``, scales rewards once a rollout is over.
+    """VecNormalize that scales rewards once a rollout is over when the env under it defers r̂.
 
     PPO's per-step rewards are then placeholders that pass through untouched, and
     ``normalize_rollout`` replays the rollout's real rewards through exactly VecNormalize's
     per-step arithmetic (discounted return, running variance, division, clipping).
     """
 
-    defer_rewards: bool = False
+    @property
+    def defer_rewards(self) -> bool:
+        """Whether the env underneath is a ``LearnedRewardVecEnv`` that defers r̂ (read, not stored, so
+        a loaded checkpoint or an evaluation env can never disagree with the env it wraps)."""
+        return bool(getattr(self.venv, "defer", False))
 
     def _update_reward(self, reward: np.ndarray) -> None:
         if not self.defer_rewards:

@@ -134,10 +134,7 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
         loop = _preference_loop(cfg, device, ensemble, trainer, store, schedule, recorder)
     wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder,
                                   clip_true=spec.kind == "atari", defer=True)
-    ppo_env = wrapper
-    if spec.normalize:
-        ppo_env = RolloutRewardNormalize(wrapper, gamma=cfg.ppo_gamma())
-        ppo_env.defer_rewards = wrapper.defer
+    ppo_env = RolloutRewardNormalize(wrapper, gamma=cfg.ppo_gamma()) if spec.normalize else wrapper
     return _Parts(spec, device, venv, wrapper, ppo_env, store, recorder, loop, ppo_kwargs)
 
 
@@ -236,7 +233,6 @@ def resume(run_dir: Path, overrides: dict[str, Any] | None = None) -> Run:
     parts.recorder.restore(state["recorder"])
     if isinstance(parts.ppo_env, VecNormalize):
         parts.ppo_env = load_normalization(ckpt, parts.wrapper)
-        parts.ppo_env.defer_rewards = parts.wrapper.defer
     model = load_model(ckpt, parts.ppo_env, str(parts.device))
     model.num_timesteps = steps
     torch.set_rng_state(state["torch_rng"])  # after PPO.load, which reseeds torch

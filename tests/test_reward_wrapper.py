@@ -96,8 +96,8 @@ def test_rollout_normalization_replays_vecnormalize_exactly():
     rewards = rng.normal(3.0, 2.0, (300, 2)).astype(np.float32)
     dones = rng.random((300, 2)) < 0.02
     plain = VecNormalize(make_venv(), gamma=0.99)
-    deferred = RolloutRewardNormalize(make_venv(), gamma=0.99)
-    deferred.defer_rewards = True
+    deferred = RolloutRewardNormalize(LearnedRewardVecEnv(make_venv(), _linear_reward, defer=True), gamma=0.99)
+    assert deferred.defer_rewards
     expected = []
     for r, d in zip(rewards, dones):
         plain._update_reward(r)
@@ -129,7 +129,6 @@ def test_ppo_buffer_is_the_same_with_deferred_r_hat():
     for defer in (False, True):
         wrapper = LearnedRewardVecEnv(make_venv(), _linear_reward, defer=defer)
         env = RolloutRewardNormalize(wrapper, gamma=0.99) if defer else VecNormalize(wrapper, gamma=0.99)
-        env.defer_rewards = defer
         model = PPO("MlpPolicy", env, n_steps=120, batch_size=60, seed=3, device="cpu")
         _, callback = model._setup_learn(240, Settle())
         callback.on_training_start(locals(), globals())
@@ -153,5 +152,5 @@ def test_normalization_saved_before_deferral_loads_as_rollout_normalization(tmp_
     old.ret_rms.update(np.array([1.0, 5.0, 9.0]))
     old.save(str(tmp_path / "vecnormalize.pkl"))
     norm = load_normalization(tmp_path, make_venv())
-    assert isinstance(norm, RolloutRewardNormalize) and norm.training
+    assert isinstance(norm, RolloutRewardNormalize) and norm.training and not norm.defer_rewards  # plain env
     assert norm.ret_rms.var == old.ret_rms.var and norm.ret_rms.count == old.ret_rms.count
