@@ -96,6 +96,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="refit the reward model every N env steps; default %(default)s")
     p.add_argument("--pretrain-epochs", type=_positive_int, default=d.pretrain_epochs,
                    help="passes over the initial labels before RL; default %(default)s")
+    p.add_argument("--random-episode-steps", type=_positive_int, default=None,
+                   help="MuJoCo: restart the random-policy rollouts that give the initial clips every N "
+                        "steps; default: the task's episode length")
     p.add_argument("--normalize-on", choices=("labeled", "recent"), default=d.normalize_on,
                    help="normalize r̂ after each fit on all labeled clips (stable) or the 50 most recent "
                         "clips; default %(default)s")
@@ -147,7 +150,8 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
         pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, validation=args.validation,
         unhealthy_penalty=args.unhealthy_penalty,
-        restart_after=args.restart_after, async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
+        restart_after=args.restart_after, random_episode_steps=args.random_episode_steps,
+        async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
         progress=not args.quiet, checkpoint_every=args.checkpoint_every,
         media_every=args.media_every, fit_rate=args.fit_rate, sticky_actions=args.sticky_actions,

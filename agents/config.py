@@ -70,6 +70,9 @@ class TrainConfig:
     """Minimum passes over the comparisons per refit (at least 1 label per 10 env steps)."""
     pretrain_epochs: int = 200
     """Passes over the initial comparisons before RL starts."""
+    random_episode_steps: int | None = None
+    """MuJoCo: the random-policy rollouts that give the initial clips restart every this many steps
+    (None: they run the task's full episode)."""
     normalize_on: str = "labeled"
     """r̂ is normalized after each fit on `labeled` clips (stable) or the `recent` policy clips."""
     validation: str = "split"
@@ -191,6 +194,8 @@ class TrainConfig:
             raise ValueError(f"--clip-seconds must be positive, got {self.clip_seconds}")
         if self.clip_steps is not None and self.clip_steps < 2:
             raise ValueError(f"--clip-steps must be at least 2, got {self.clip_steps}")
+        if self.random_episode_steps is not None and self.random_episode_steps < 1:
+            raise ValueError(f"--random-episode-steps must be >= 1, got {self.random_episode_steps}")
         if not 0.0 < self.initial_fraction < 1.0:
             raise ValueError(f"--initial-fraction must be in (0, 1), got {self.initial_fraction}")
 

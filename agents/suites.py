@@ -102,8 +102,8 @@ _NOT_COMPARED = frozenset({"device", "progress", "torch_threads", "runs_dir", "e
                            "media_every", "window", "max_behind", "oracle_after", "async_fit", "alarm_window"})
 _LEARNED_ONLY = frozenset({"labels", "selection", "labeler", "teacher", "ensemble_size", "clip_seconds",
                            "clip_steps", "reward_inputs", "initial_fraction", "schedule_horizon", "fit_every",
-                           "fit_epochs", "pretrain_epochs", "normalize_on", "validation", "candidate_clips",
-                           "clip_capacity", "fit_rate"})
+                           "fit_epochs", "pretrain_epochs", "random_episode_steps", "normalize_on", "validation",
+                           "candidate_clips", "clip_capacity", "fit_rate"})
 
 
 def setting_differences(cell: Cell, base: TrainConfig, run_dir: Path) -> list[str]:

@@ -60,19 +60,24 @@ def make_vec_env(spec: TaskSpec, n_envs: int, seed: int, penalty: float) -> Dumm
     return venv
 
 
-def random_policy_clips(spec: TaskSpec, n_clips: int, seed: int, penalty: float) -> list[Clip]:
-    """Roll a uniformly random policy until ``n_clips`` clips exist (before RL; not counted in steps)."""
+def random_policy_clips(spec: TaskSpec, n_clips: int, seed: int, penalty: float,
+                        episode_steps: int | None = None) -> list[Clip]:
+    """Roll a uniformly random policy until ``n_clips`` clips exist (before RL; not counted in steps),
+    restarting every ``episode_steps`` steps (None: at the task's episode end)."""
     env = make_mujoco_env(spec, penalty)
     env.action_space.seed(seed)
     recorder = ClipRecorder(1, spec.clip_steps, capacity=n_clips)
     obs, info = env.reset(seed=seed)
+    steps = 0
     while recorder.total_clips < n_clips:
         act = env.action_space.sample()
         nxt, _, _, truncated, info_next = env.step(act)
+        steps += 1
+        end = truncated or (episode_steps is not None and steps % episode_steps == 0)
         recorder.add(obs[None], act[None], np.array([info_next["true_reward"]]),
-                     [info_next["physics_state"]], np.array([truncated]))
+                     [info_next["physics_state"]], np.array([end]))
         obs = nxt
-        if truncated:
+        if end:
             obs, _ = env.reset()
     env.close()
     return list(recorder.clips)
@@ -198,7 +203,7 @@ def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) ->
         if spec.kind == "atari":
             clips = atari_random_clips(spec, n_clips, cfg.seed + 2, cfg.sticky_actions, cfg.game_over_penalty)
         else:
-            clips = random_policy_clips(spec, n_clips, cfg.seed + 2, cfg.unhealthy_penalty)
+            clips = random_policy_clips(spec, n_clips, cfg.seed + 2, cfg.unhealthy_penalty, cfg.random_episode_steps)
         if cfg.labeler != "oracle":
             print(f"label clip pairs with: prefrl label {run_dir}", file=sys.stderr)
         parts.loop.pretrain(clips)

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -143,6 +144,20 @@ def test_restart_after_flag_overrides_the_tasks_default():
     assert task("--env", "Hopper", "--clip-seconds", "0.2").clip_steps == 25  # the run's clip length too
     assert task("--env", "Hopper", "--clip-steps", "188").clip_steps == 188  # the paper's 1.5 s, past the cap
     assert task("--env", "Reacher", "--clip-steps", "188").clip_steps == 50  # never longer than the episode
+
+
+def test_random_policy_rollouts_restart_every_random_episode_steps():
+    from agents.cli import _config_from, build_parser
+    from agents.train import random_policy_clips
+    from envs.registry import get_task
+
+    spec = get_task("Hopper")  # starts upright at height 1.25 (+- 0.005 reset noise), falls within a clip
+    starts = [c.obs[0][0] for c in random_policy_clips(spec, 6, seed=0, penalty=5.0, episode_steps=spec.clip_steps)]
+    assert np.allclose(starts, 1.25, atol=0.01)  # every clip is the first of a fresh rollout
+    later = [c.obs[0][0] for c in random_policy_clips(spec, 6, seed=0, penalty=5.0)[1:]]
+    assert min(later) < 1.0  # by default the rollout runs on, fallen, into the next clips
+    cfg = _config_from(build_parser().parse_args(["train", "--random-episode-steps", "60"]))
+    assert cfg.random_episode_steps == 60
 
 
 def test_a_run_config_keeps_the_fall_handling_it_ran_with(tmp_path):
