@@ -73,12 +73,13 @@ def random_policy_clips(spec: TaskSpec, n_clips: int, seed: int, penalty: float,
         act = env.action_space.sample()
         nxt, _, _, truncated, info_next = env.step(act)
         steps += 1
-        end = truncated or (episode_steps is not None and steps % episode_steps == 0)
+        end = truncated or steps == episode_steps
         recorder.add(obs[None], act[None], np.array([info_next["true_reward"]]),
                      [info_next["physics_state"]], np.array([end]))
         obs = nxt
         if end:
             obs, _ = env.reset()
+            steps = 0
     env.close()
     return list(recorder.clips)
 
