@@ -96,7 +96,7 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="refit the reward model every N env steps; default %(default)s")
     p.add_argument("--pretrain-epochs", type=_positive_int, default=d.pretrain_epochs,
                    help="passes over the initial labels before RL; default %(default)s")
-    p.add_argument("--random-episode-steps", type=_positive_int, default=None,
+    p.add_argument("--random-episode-steps", type=_positive_int, default=None, metavar="N",
                    help="MuJoCo: restart the random-policy rollouts that give the initial clips every N "
                         "steps; default: the task's episode length")
     p.add_argument("--normalize-on", choices=("labeled", "recent"), default=d.normalize_on,
