@@ -55,7 +55,8 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     for r in sorted(rows, key=lambda r: (r["reward"], r["seed"])):
         acc = "" if r.get("reward_val_acc") is None else f"{r['reward_val_acc']:.3f}"
         corr = "" if r.get("reward_heldout_corr") is None else f"{r['reward_heldout_corr']:.3f}"
-        lines.append(f"| {r['reward']} | {r['seed']} | {r['true_return_mean']:.1f} +- {r['true_return_std']:.1f} "
+        run = r["reward"] + (" (gym task)" if r.get("true_task") == "gym" and r["reward"] == "true" else "")
+        lines.append(f"| {run} | {r['seed']} | {r['true_return_mean']:.1f} +- {r['true_return_std']:.1f} "
                      f"| {r['oracle_return_mean']:.1f} | {r['steps_per_sec']:.0f} | {acc} | {corr} |")
     lines += ["",
               f"- return ratio (learned / true reward, gym task return): **{format_ratio(s['preferences.true_return_mean'], s['true.true_return_mean'])}**",
@@ -74,22 +75,24 @@ def is_one_comparison(rows: list[dict[str, Any]]) -> bool:
 
 
 def run_bench(base: TrainConfig, seeds: int, workers: int, name: str | None, suite: str | None = None,
-              executor: str = "processes", address: str | None = None, reuse: list[Path] | None = None) -> Path:
+              executor: str = "processes", address: str | None = None, reuse: list[Path] | None = None,
+              true_task: str = "harness") -> Path:
     """Run a suite (or, without one, ``base.env`` at ``base.labels`` against true-reward PPO) and
     write its report; for a single task also summary.md with the return and throughput ratios.
-    ``reuse``: other bench folders whose finished cells of the same name and settings are copied in."""
+    ``reuse``: other bench folders whose finished cells of the same name and settings are copied in.
+    ``true_task``: where the true-reward cells train (``TrainConfig.true_task``)."""
     from agents.suites import Cell, run_suite, suite_cells, write_report
 
     if suite is not None:
         cells = suite_cells(suite, seeds, base.env if base.env != TrainConfig().env else None,
-                            base.timesteps)
+                            base.timesteps, true_task)
         default_name = f"{suite}__{time.strftime('%Y%m%d-%H%M%S')}"
     else:
         from envs.registry import get_task
         spec = get_task(base.env)
         steps = base.timesteps or spec.default_timesteps
         labels = base.labels or spec.default_labels
-        cells = [c for seed in range(seeds) for c in (Cell(spec.name, None, seed, steps),
+        cells = [c for seed in range(seeds) for c in (Cell(spec.name, None, seed, steps, true_task=true_task),
                                                       Cell(spec.name, labels, seed, steps, base.selection, base.teacher))]
         default_name = f"{spec.name}__{labels}__{time.strftime('%Y%m%d-%H%M%S')}"
     out = Path(base.runs_dir) / "bench" / (name or default_name)

@@ -6,10 +6,11 @@ import argparse
 import ast
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from agents.config import LABELERS, REWARD_INPUTS, REWARDS, VALIDATIONS, TrainConfig
+from agents.config import LABELERS, REWARD_INPUTS, REWARDS, TRUE_TASKS, VALIDATIONS, TrainConfig
 from envs.registry import TASKS
 from preference.selection import SELECTIONS
 from preference.teachers import PRESETS
@@ -54,7 +55,12 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", default=d.env, help=f"task (one of {', '.join(TASKS)}); default %(default)s")
     p.add_argument("--reward", choices=REWARDS, default=d.reward,
                    help="what PPO optimizes: the learned reward from preferences, or the true reward "
-                        "(baseline in the same harness); default %(default)s")
+                        "(the baseline; where it trains: --true-task); default %(default)s")
+    p.add_argument("--true-task", choices=TRUE_TASKS, default=d.true_task,
+                   help="MuJoCo, with --reward true (in a bench: its true-reward cells): train in prefrl's "
+                        "harness (the oracle's reward, fixed-length episodes; the paper's baseline) or on the "
+                        "unmodified gym task (its reward, control cost and termination; rl-zoo's setting); "
+                        "default %(default)s")
     p.add_argument("--labels", type=_positive_int, default=None,
                    help="label budget (comparisons); default: the task's (700 for MuJoCo, 5,500 for Atari)")
     p.add_argument("--timesteps", type=_positive_int, default=None,
@@ -142,7 +148,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
 
 def _config_from(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
-        env=args.env, reward=args.reward, labels=args.labels, timesteps=args.timesteps, seed=args.seed,
+        env=args.env, reward=args.reward, true_task=args.true_task, labels=args.labels, timesteps=args.timesteps,
+        seed=args.seed,
         selection=args.selection, labeler=args.labeler, teacher=args.teacher, oracle_after=args.oracle_after,
         max_behind=args.max_behind, window=args.window, device=args.device, n_envs=args.n_envs,
         ensemble_size=args.ensemble_size, clip_seconds=args.clip_seconds, clip_steps=args.clip_steps,
@@ -325,6 +332,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = resume(Path(args.resume), changed)
             _print_result(run.path, run.result)
             return 0
+        true_task = cfg.true_task
+        if args.command == "bench":  # the base config is a learned cell's; the baselines get true_task
+            replace(cfg, reward="true").validate()
+            cfg = replace(cfg, true_task="harness")
         cfg.validate()
         from envs.registry import get_task
         get_task(cfg.env)
@@ -339,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for r in reuse:
                 if not (r / "cells").is_dir():
                     raise UsageError(f"--reuse {r}: not a bench folder (no cells/)")
-            out = run_bench(cfg, seeds, args.workers, args.name, args.suite, args.executor, args.address, reuse)
+            out = run_bench(cfg, seeds, args.workers, args.name, args.suite, args.executor, args.address, reuse,
+                            true_task)
             _print_bench(out)
         return 0
     except UsageError as exc:

@@ -14,6 +14,7 @@ REWARDS = ("preferences", "true")
 LABELERS = ("oracle", "human", "human+oracle")
 REWARD_INPUTS = ("obs+act", "obs")  # what r̂ sees: observation and action (the paper), or the observation
 VALIDATIONS = ("out-of-bag", "split")  # each reward-model member's held-out comparisons (preference.fitting)
+TRUE_TASKS = ("harness", "gym")  # where true-reward PPO trains: prefrl's harness or the unmodified gym task
 # Settings a resumed run may change: they do not change the experiment.
 RESUMABLE_CHANGES = frozenset({"device", "progress", "checkpoint_every", "torch_threads", "window", "max_behind",
                                "eval_episodes", "media_every"})
@@ -27,6 +28,10 @@ class TrainConfig:
     """Task name from the registry (see `prefrl tasks`)."""
     reward: str = "preferences"
     """`preferences`: PPO optimizes the learned reward r̂; `true`: PPO on the true reward (baseline)."""
+    true_task: str = "harness"
+    """With `reward="true"` on MuJoCo: train in prefrl's `harness` (the oracle's reward, fixed-length
+    episodes: the paper's baseline) or on the unmodified `gym` task (its own reward, control cost and
+    termination: rl-zoo's setting, whose published returns a yardstick should reach)."""
     labels: int | None = None
     """Label budget (synthetic or human comparisons); default: the task's."""
     timesteps: int | None = None
@@ -163,6 +168,12 @@ class TrainConfig:
             raise ValueError(f"--normalize-on must be labeled or recent, got {self.normalize_on!r}")
         if self.validation not in VALIDATIONS:
             raise ValueError(f"--validation must be one of {', '.join(VALIDATIONS)}, got {self.validation!r}")
+        if self.true_task not in TRUE_TASKS:
+            raise ValueError(f"--true-task must be one of {', '.join(TRUE_TASKS)}, got {self.true_task!r}")
+        if self.true_task == "gym" and self.reward != "true":
+            raise ValueError("--true-task gym is for true-reward runs (--reward true)")
+        if self.true_task == "gym" and get_task(self.env).kind != "mujoco":
+            raise ValueError("--true-task gym is for MuJoCo tasks")
         if self.teacher not in PRESETS:
             raise ValueError(f"--teacher must be one of {', '.join(PRESETS)}, got {self.teacher!r}")
         if self.labels is not None and self.labels < 2:

@@ -20,6 +20,7 @@ import numpy as np
 
 from agents.benchmark import format_ratio, return_ratio
 from agents.config import TrainConfig, load_run_config
+from envs.registry import get_task
 
 
 @dataclass(frozen=True)
@@ -32,16 +33,20 @@ class Cell:
     timesteps: int
     selection: str = "random"
     teacher: str = "oracle"
+    true_task: str = "harness"
+    """Where the true-reward baseline trains (``TrainConfig.true_task``); learned cells ignore it."""
 
     @property
     def name(self) -> str:
-        what = "true" if self.labels is None else f"pref{self.labels}-{self.selection}-{self.teacher}"
+        what = f"pref{self.labels}-{self.selection}-{self.teacher}" if self.labels is not None else (
+            "true" if self.true_task == "harness" else f"true-{self.true_task}")
         return f"{self.env}__{what}__s{self.seed}"
 
     def config(self, base: TrainConfig) -> TrainConfig:
         return replace(base, env=self.env, reward="true" if self.labels is None else "preferences",
                        labels=self.labels or 2, timesteps=self.timesteps, seed=self.seed,
-                       selection=self.selection, teacher=self.teacher, progress=False, exp_name=None)
+                       selection=self.selection, teacher=self.teacher, progress=False, exp_name=None,
+                       true_task=self.true_task if self.labels is None else "harness")
 
 
 @dataclass(frozen=True)
@@ -54,11 +59,11 @@ class Suite:
     selections: tuple[str, ...] = ("random",)
     teachers: tuple[str, ...] = ("oracle",)
 
-    def cells(self, seeds: list[int]) -> list[Cell]:
+    def cells(self, seeds: list[int], true_task: str = "harness") -> list[Cell]:
         out: list[Cell] = []
         for env, steps in self.tasks.items():
             for seed in seeds:
-                out.append(Cell(env, None, seed, steps))
+                out.append(Cell(env, None, seed, steps, true_task=true_task))
                 out += [Cell(env, n, seed, steps, sel, teacher) for n in self.labels
                         for sel in self.selections for teacher in self.teachers]
         return out
@@ -81,8 +86,10 @@ SUITES["paper-atari"] = Suite({t: 10_000_000 for t in ATARI_TASKS}, labels=(3300
 NOT_YET: dict[str, str] = {}  # suites named before they can run: name -> why not
 
 
-def suite_cells(name: str, seeds: int | None, env: str | None, timesteps: int | None) -> list[Cell]:
-    """The cells of suite ``name``; ``env``/``timesteps`` narrow or rescale it (e.g. teachers on Walker2d)."""
+def suite_cells(name: str, seeds: int | None, env: str | None, timesteps: int | None,
+                true_task: str = "harness") -> list[Cell]:
+    """The cells of suite ``name``; ``env``/``timesteps`` narrow or rescale it (e.g. teachers on Walker2d);
+    ``true_task``: where its true-reward baselines train."""
     if name in NOT_YET:
         raise ValueError(f"suite {name!r} {NOT_YET[name]}")
     if name not in SUITES:
@@ -93,7 +100,9 @@ def suite_cells(name: str, seeds: int | None, env: str | None, timesteps: int | 
         suite = replace(suite, tasks={env: steps})
     if timesteps is not None:
         suite = replace(suite, tasks={t: timesteps for t in suite.tasks})
-    return suite.cells(list(range(seeds if seeds is not None else suite.seeds)))
+    if true_task != "harness" and any(get_task(t).kind != "mujoco" for t in suite.tasks):
+        raise ValueError(f"--true-task {true_task} is for MuJoCo tasks; this grid has others")
+    return suite.cells(list(range(seeds if seeds is not None else suite.seeds)), true_task)
 
 
 # Settings that change nothing a finished run computed (where it ran, how it logged, how it checkpointed,
@@ -245,8 +254,8 @@ def _report_progress(row: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- reports ---------------------------------------------------------------------------------
-CSV_FIELDS = ["cell", "env", "labels", "seed", "selection", "teacher", "status", "timesteps", "true_return_mean",
-              "true_return_std", "oracle_return_mean", "learned_return_mean", "reward_val_acc",
+CSV_FIELDS = ["cell", "env", "labels", "seed", "selection", "teacher", "true_task", "status", "timesteps",
+              "true_return_mean", "true_return_std", "oracle_return_mean", "learned_return_mean", "reward_val_acc",
               "reward_heldout_corr", "labels_answered", "wall_seconds", "steps_per_sec", "device", "error"]
 
 
@@ -292,13 +301,13 @@ def write_report(out: Path) -> Path:
         for (labels, sel, teacher), g in sorted(groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1], kv[0][2])):
             done = [r["true_return_mean"] for r in g if r["status"] == "done"]
             if not done:
-                lines.append(f"| {env} | | {labels or 'true reward'} | {sel} | {teacher} | 0/{len(g)} | not run | |")
+                lines.append(f"| {env} | | {labels or _baseline_label(g)} | {sel} | {teacher} | 0/{len(g)} | not run | |")
                 continue
             mean, std = float(np.mean(done)), float(np.std(done))
             ratio = return_ratio(mean, base_mean) if labels is not None else None
             if ratio is not None:
                 ratios.setdefault(f"{labels}-{sel}-{teacher}", []).append(ratio)
-            lines.append(f"| {env} | {g[0]['timesteps']:,} | {labels or 'true reward (PPO)'} | {sel} | {teacher} | "
+            lines.append(f"| {env} | {g[0]['timesteps']:,} | {labels or _baseline_label(g)} | {sel} | {teacher} | "
                          f"{len(done)}/{len(g)} | {mean:.1f} +- {std:.1f} | "
                          f"{'' if labels is None else format_ratio(mean, base_mean, 2)} |")
     if ratios:
@@ -314,6 +323,17 @@ def write_report(out: Path) -> Path:
             lines += ["", f"![{env}]({png.name})"]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return out / "report.md"
+
+
+def _trained_on(row: dict[str, Any]) -> str:
+    """Where a true-reward cell trained: `harness` or `gym` (grids from before the option lack the key)."""
+    return row.get("true_task") or "harness"
+
+
+def _baseline_label(rows: list[dict[str, Any]]) -> str:
+    """The table's name for the true-reward PPO cells ``rows``."""
+    where = _trained_on(rows[0])
+    return "true reward (PPO)" if where == "harness" else f"true reward (PPO, {where} task)"
 
 
 def _curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
@@ -341,7 +361,9 @@ def plot_curves(out: Path, env: str, rows: list[dict[str, Any]]) -> Path | None:
         curve = _curve(out / "cells" / r["cell"])
         if curve is None:
             continue
-        label = "PPO, true reward" if r["labels"] is None else f"{r['labels']} labels ({r['selection']}, {r['teacher']})"
+        where = "" if _trained_on(r) == "harness" else f" ({_trained_on(r)} task)"
+        label = (f"PPO, true reward{where}" if r["labels"] is None
+                 else f"{r['labels']} labels ({r['selection']}, {r['teacher']})")
         groups.setdefault(label, []).append(curve)
     if not groups:
         return None

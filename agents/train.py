@@ -34,7 +34,7 @@ from agents.tb import LAYOUT, HackingAlarm, config_table, writer_of
 from agents.ppo_factory import check_kwargs, make_ppo, split_settings
 from agents.reward_wrapper import LearnedRewardVecEnv, RolloutRewardNormalize
 from agents.run_dir import claim_run_dir, new_run_dir
-from envs.mujoco import make_mujoco_env
+from envs.mujoco import make_gym_task_env, make_mujoco_env
 from envs.registry import TaskSpec
 from preference.clips import Clip, ClipRecorder
 from preference.cnn_reward import CnnRewardEnsemble
@@ -54,8 +54,11 @@ class Run:
     result: dict[str, Any]
 
 
-def make_vec_env(spec: TaskSpec, n_envs: int, seed: int, penalty: float) -> DummyVecEnv:
-    venv = DummyVecEnv([lambda: make_mujoco_env(spec, penalty) for _ in range(n_envs)])
+def make_vec_env(spec: TaskSpec, n_envs: int, seed: int, penalty: float,
+                 true_task: str = "harness") -> DummyVecEnv:
+    """``n_envs`` copies of the harness (or, with ``true_task="gym"``, of the unmodified gym task)."""
+    make = (lambda: make_gym_task_env(spec)) if true_task == "gym" else (lambda: make_mujoco_env(spec, penalty))
+    venv = DummyVecEnv([make for _ in range(n_envs)])
     venv.seed(seed)
     return venv
 
@@ -126,7 +129,7 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
     if spec.kind == "atari":
         venv = make_atari_venv(spec, n_envs, cfg.seed + seed_offset, cfg.sticky_actions, cfg.game_over_penalty)
     else:
-        venv = make_vec_env(spec, n_envs, cfg.seed + seed_offset, cfg.unhealthy_penalty)
+        venv = make_vec_env(spec, n_envs, cfg.seed + seed_offset, cfg.unhealthy_penalty, cfg.true_task)
     obs_dim = int(np.prod(venv.observation_space.shape))
     recorder = ClipRecorder(n_envs, spec.clip_steps, capacity=cfg.clip_capacity)
     store = PreferenceStore(run_dir / "store")
@@ -187,7 +190,8 @@ def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) ->
     spec, device, _, _, schedule = prepare(cfg)
     if note := cpu_cost_note(cfg, device.type, schedule.initial):
         print(note, file=sys.stderr)
-    exp = cfg.exp_name or ("true" if cfg.reward == "true" else f"pref{cfg.labels}-{cfg.selection}")
+    true_exp = "true" if cfg.true_task == "harness" else f"true-{cfg.true_task}"
+    exp = cfg.exp_name or (true_exp if cfg.reward == "true" else f"pref{cfg.labels}-{cfg.selection}")
     if run_dir is None:
         run_dir = new_run_dir(Path(cfg.runs_dir), spec.name, exp, cfg.seed)
     else:
@@ -322,7 +326,8 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
     counts = store.counts()
     wrapper = parts.wrapper
     result: dict[str, Any] = {
-        "env": spec.name, "reward": cfg.reward, "seed": cfg.seed, "selection": cfg.selection,
+        "env": spec.name, "reward": cfg.reward, "true_task": cfg.true_task, "seed": cfg.seed,
+        "selection": cfg.selection,
         "timesteps": int(model.num_timesteps), "label_budget": cfg.labels if loop else 0,
         "labels_answered": counts["answered"], "labels_dropped": counts["dropped"],
         "labels_by_source": dict(loop.source_counts) if loop else {},

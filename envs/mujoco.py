@@ -52,8 +52,7 @@ class NoScoreMujoco(gym.Wrapper):
 
     def physics_state(self) -> np.ndarray:
         """Return qpos ++ qvel, shape [nq + nv]."""
-        data = self.env.unwrapped.data
-        return np.concatenate([data.qpos, data.qvel]).astype(np.float64)
+        return _physics_state(self.env)
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
         self._down = 0
@@ -95,6 +94,35 @@ def make_mujoco_env(spec: TaskSpec, unhealthy_penalty: float = DEFAULT_PENALTY,
                    disable_env_checker=True, **spec.env_kwargs)
     return NoScoreMujoco(env, unhealthy_penalty=unhealthy_penalty,
                          has_termination=spec.has_termination, restart_after=spec.restart_after)
+
+
+class GymTaskTruth(gym.Wrapper):
+    """The unmodified gymnasium task, for true-reward PPO trained where rl-zoo trains: its own reward
+    (control cost included) and termination. ``info`` carries what prefrl's harness puts there
+    (``true_reward``: the task's reward; ``unhealthy``: the step ended the episode; ``physics_state``)."""
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        info["physics_state"] = _physics_state(self.env)
+        return obs, info
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info["true_reward"] = float(reward)
+        info["unhealthy"] = bool(terminated)
+        info["physics_state"] = _physics_state(self.env)
+        return obs, reward, terminated, truncated, info
+
+
+def _physics_state(env: gym.Env) -> np.ndarray:
+    """qpos ++ qvel of ``env``'s MuJoCo model, shape [nq + nv]."""
+    data = env.unwrapped.data
+    return np.concatenate([data.qpos, data.qvel]).astype(np.float64)
+
+
+def make_gym_task_env(spec: TaskSpec) -> gym.Env:
+    """``make_standard_env`` with the harness's ``info`` keys: where a gym-task baseline trains."""
+    return GymTaskTruth(gym.make(spec.gym_id, disable_env_checker=True))
 
 
 def make_standard_env(spec: TaskSpec) -> gym.Env:

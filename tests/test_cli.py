@@ -75,6 +75,8 @@ def test_smoke_run_writes_every_file_and_tag(tmp_path):
     (["--restart-after", "-1"], "--restart-after must be >= 0"),
     (["--clip-steps", "1"], "--clip-steps must be at least 2"),
     (["--bogus-flag"], "unrecognized arguments"),
+    (["--true-task", "gym"], "--true-task gym is for true-reward runs"),
+    (["--reward", "true", "--env", "Pong", "--true-task", "gym"], "--true-task gym is for MuJoCo tasks"),
 ])
 def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, message):
     out = prefrl("train", "--timesteps", "1000", *args, "--runs-dir", "runs", cwd=tmp_path)

@@ -3,7 +3,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from envs.mujoco import make_mujoco_env
+from envs.mujoco import make_gym_task_env, make_mujoco_env, make_standard_env
 from envs.registry import TASKS, UnknownTaskError, get_task
 
 
@@ -36,6 +36,27 @@ def test_hopper_true_reward_drops_control_cost_and_penalizes_falling():
             saw_unhealthy = True
         assert info["true_reward"] == pytest.approx(expected, abs=1e-9)
     assert saw_unhealthy, "a random Hopper should fall within 300 steps"
+
+
+def test_the_gym_task_baseline_env_is_the_unmodified_task_with_the_harness_info():
+    spec = get_task("Hopper")
+    env, standard = make_gym_task_env(spec), make_standard_env(spec)
+    env.action_space.seed(2)
+    _, info = env.reset(seed=2)
+    standard.reset(seed=2)
+    assert "physics_state" in info
+    for steps in range(1, 1001):  # noqa: B007 - read after the loop
+        action = env.action_space.sample()
+        obs, reward, terminated, truncated, info = env.step(action)
+        s_obs, s_reward, s_terminated, s_truncated, _ = standard.step(action)
+        # the task's own reward (control cost and alive bonus in it), observation and termination
+        assert (reward, terminated, truncated) == (s_reward, s_terminated, s_truncated)
+        np.testing.assert_array_equal(obs, s_obs)
+        assert info["true_reward"] == reward and info["unhealthy"] == terminated
+        if terminated or truncated:
+            break
+    assert terminated and steps < 200, "a random Hopper falls, and the gym task ends there"
+    env.close(), standard.close()
 
 
 @pytest.mark.parametrize("name,down", [("InvertedPendulum", 10), ("InvertedDoublePendulum", 10), ("Hopper", 1),

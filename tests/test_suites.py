@@ -25,6 +25,32 @@ def test_suites_expand_to_the_papers_grid():
         suite_cells("everything", 1, None, None)
 
 
+def test_gym_task_baselines_are_cells_of_their_own():
+    cells = suite_cells("paper-mujoco", seeds=1, env="Walker2d", timesteps=None, true_task="gym")
+    true = [c for c in cells if c.labels is None]
+    assert [c.name for c in true] == ["Walker2d__true-gym__s0"]
+    assert true[0].config(BASE).true_task == "gym" and true[0].config(BASE).reward == "true"
+    assert {c.config(BASE).true_task for c in cells if c.labels is not None} == {"harness"}
+    assert Cell("Walker2d", None, 0, 10).name == "Walker2d__true__s0"  # the harness's, as before
+    with pytest.raises(ValueError, match="MuJoCo tasks"):
+        suite_cells("paper-atari", seeds=1, env=None, timesteps=None, true_task="gym")
+
+
+def test_a_gym_task_baseline_trains_with_the_tasks_termination(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    rows = run_suite([Cell("Hopper", None, 0, 2048, true_task="gym")], BASE, tmp_path, workers=1)
+    assert rows[0]["status"] == "done" and rows[0]["true_task"] == "gym"
+    cell = tmp_path / "cells" / "Hopper__true-gym__s0"
+    ea = EventAccumulator(str(cell / "tb"), size_guidance={"scalars": 0})
+    ea.Reload()
+    # an untrained Hopper falls within tens of steps; the harness would run it on to 1,000
+    assert ea.Scalars("rollout/ep_len_mean")[-1].value < 200
+    text = write_report(tmp_path).read_text()
+    assert "| Hopper | 2,048 | true reward (PPO, gym task) |" in text
+    assert "gym" in (tmp_path / "results.csv").read_text().splitlines()[1]
+
+
 def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     cells = [Cell("Reacher", None, 0, 1024), Cell("Reacher", 20, 0, 1024), Cell("Nope", None, 0, 1024)]
     rows = run_suite(cells, BASE, tmp_path, workers=1)
