@@ -375,7 +375,10 @@ def plot_curves(out: Path, env: str, rows: list[dict[str, Any]]) -> Path | None:
         if len(curves) > 1:
             ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.2)
     ax.set_xlabel("environment steps")
-    ax.set_ylabel("true episodic return (training, oracle reward)")
+    if any(r["labels"] is None and _trained_on(r) != "harness" for r in rows):
+        ax.set_ylabel("true episodic return in training\n(oracle reward; the gym task's for its baseline)")
+    else:
+        ax.set_ylabel("true episodic return (training, oracle reward)")
     ax.set_title(env)
     ax.legend(fontsize=7)
     fig.tight_layout()
