@@ -26,6 +26,11 @@ def format_ratio(learned: float, baseline: float, digits: int = 3) -> str:
     return "n/a: baseline return <= 0" if baseline == baseline else "no baseline"
 
 
+def trained_on(row: dict[str, Any]) -> str:
+    """Where a true-reward run trained: `harness` or `gym` (results from before the option lack the key)."""
+    return row.get("true_task") or "harness"
+
+
 def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     """Mean over seeds per reward mode, the return ratio and the throughput ratio, as JSON and markdown."""
     by = {mode: [r for r in rows if r["reward"] == mode] for mode in ("preferences", "true")}
@@ -55,7 +60,7 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     for r in sorted(rows, key=lambda r: (r["reward"], r["seed"])):
         acc = "" if r.get("reward_val_acc") is None else f"{r['reward_val_acc']:.3f}"
         corr = "" if r.get("reward_heldout_corr") is None else f"{r['reward_heldout_corr']:.3f}"
-        run = r["reward"] + (" (gym task)" if r.get("true_task") == "gym" and r["reward"] == "true" else "")
+        run = r["reward"] + (f" ({trained_on(r)} task)" if r["reward"] == "true" and trained_on(r) != "harness" else "")
         lines.append(f"| {run} | {r['seed']} | {r['true_return_mean']:.1f} +- {r['true_return_std']:.1f} "
                      f"| {r['oracle_return_mean']:.1f} | {r['steps_per_sec']:.0f} | {acc} | {corr} |")
     lines += ["",

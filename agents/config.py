@@ -15,6 +15,13 @@ LABELERS = ("oracle", "human", "human+oracle")
 REWARD_INPUTS = ("obs+act", "obs")  # what r̂ sees: observation and action (the paper), or the observation
 VALIDATIONS = ("out-of-bag", "split")  # each reward-model member's held-out comparisons (preference.fitting)
 TRUE_TASKS = ("harness", "gym")  # where true-reward PPO trains: prefrl's harness or the unmodified gym task
+
+
+def true_run_name(true_task: str) -> str:
+    """What a true-reward run is called in run folders and bench cells: `true`, or `true-gym`."""
+    return "true" if true_task == "harness" else f"true-{true_task}"
+
+
 # Settings a resumed run may change: they do not change the experiment.
 RESUMABLE_CHANGES = frozenset({"device", "progress", "checkpoint_every", "torch_threads", "window", "max_behind",
                                "eval_episodes", "media_every"})

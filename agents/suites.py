@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.benchmark import format_ratio, return_ratio
-from agents.config import TrainConfig, load_run_config
+from agents.benchmark import format_ratio, return_ratio, trained_on
+from agents.config import TrainConfig, load_run_config, true_run_name
 from envs.registry import get_task
 
 
@@ -38,8 +38,8 @@ class Cell:
 
     @property
     def name(self) -> str:
-        what = f"pref{self.labels}-{self.selection}-{self.teacher}" if self.labels is not None else (
-            "true" if self.true_task == "harness" else f"true-{self.true_task}")
+        what = (true_run_name(self.true_task) if self.labels is None
+                else f"pref{self.labels}-{self.selection}-{self.teacher}")
         return f"{self.env}__{what}__s{self.seed}"
 
     def config(self, base: TrainConfig) -> TrainConfig:
@@ -301,7 +301,8 @@ def write_report(out: Path) -> Path:
         for (labels, sel, teacher), g in sorted(groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1], kv[0][2])):
             done = [r["true_return_mean"] for r in g if r["status"] == "done"]
             if not done:
-                lines.append(f"| {env} | | {labels or _baseline_label(g)} | {sel} | {teacher} | 0/{len(g)} | not run | |")
+                lines.append(f"| {env} | | {labels or _baseline_label(g)} | {sel} | {teacher} | 0/{len(g)} "
+                             "| not run | |")
                 continue
             mean, std = float(np.mean(done)), float(np.std(done))
             ratio = return_ratio(mean, base_mean) if labels is not None else None
@@ -325,14 +326,9 @@ def write_report(out: Path) -> Path:
     return out / "report.md"
 
 
-def _trained_on(row: dict[str, Any]) -> str:
-    """Where a true-reward cell trained: `harness` or `gym` (grids from before the option lack the key)."""
-    return row.get("true_task") or "harness"
-
-
 def _baseline_label(rows: list[dict[str, Any]]) -> str:
     """The table's name for the true-reward PPO cells ``rows``."""
-    where = _trained_on(rows[0])
+    where = trained_on(rows[0])
     return "true reward (PPO)" if where == "harness" else f"true reward (PPO, {where} task)"
 
 
@@ -361,9 +357,9 @@ def plot_curves(out: Path, env: str, rows: list[dict[str, Any]]) -> Path | None:
         curve = _curve(out / "cells" / r["cell"])
         if curve is None:
             continue
-        where = "" if _trained_on(r) == "harness" else f" ({_trained_on(r)} task)"
-        label = (f"PPO, true reward{where}" if r["labels"] is None
-                 else f"{r['labels']} labels ({r['selection']}, {r['teacher']})")
+        where = trained_on(r)
+        baseline = "PPO, true reward" + ("" if where == "harness" else f" ({where} task)")
+        label = baseline if r["labels"] is None else f"{r['labels']} labels ({r['selection']}, {r['teacher']})"
         groups.setdefault(label, []).append(curve)
     if not groups:
         return None
@@ -375,7 +371,7 @@ def plot_curves(out: Path, env: str, rows: list[dict[str, Any]]) -> Path | None:
         if len(curves) > 1:
             ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.2)
     ax.set_xlabel("environment steps")
-    if any(r["labels"] is None and _trained_on(r) != "harness" for r in rows):
+    if any(r["labels"] is None and trained_on(r) != "harness" for r in rows):
         ax.set_ylabel("true episodic return in training\n(oracle reward; the gym task's for its baseline)")
     else:
         ax.set_ylabel("true episodic return (training, oracle reward)")

@@ -27,7 +27,7 @@ from agents.atari_run import (AtariMediaLogger, apply_atari_defaults, atari_rand
 from agents.atari_vec import make_atari_venv
 from agents.callbacks import PreferenceCallback
 from agents.checkpoint import checkpoint_dir, load_model, load_normalization, load_state, save_checkpoint
-from agents.config import RESUMABLE_CHANGES, TrainConfig, load_run_config
+from agents.config import RESUMABLE_CHANGES, TrainConfig, load_run_config, true_run_name
 from agents.evaluation import evaluate
 from agents.media import MediaLogger
 from agents.tb import LAYOUT, HackingAlarm, config_table, writer_of
@@ -190,8 +190,8 @@ def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) ->
     spec, device, _, _, schedule = prepare(cfg)
     if note := cpu_cost_note(cfg, device.type, schedule.initial):
         print(note, file=sys.stderr)
-    true_exp = "true" if cfg.true_task == "harness" else f"true-{cfg.true_task}"
-    exp = cfg.exp_name or (true_exp if cfg.reward == "true" else f"pref{cfg.labels}-{cfg.selection}")
+    exp = cfg.exp_name or (true_run_name(cfg.true_task) if cfg.reward == "true"
+                           else f"pref{cfg.labels}-{cfg.selection}")
     if run_dir is None:
         run_dir = new_run_dir(Path(cfg.runs_dir), spec.name, exp, cfg.seed)
     else:

@@ -122,7 +122,7 @@ def _physics_state(env: gym.Env) -> np.ndarray:
 
 def make_gym_task_env(spec: TaskSpec) -> gym.Env:
     """``make_standard_env`` with the harness's ``info`` keys: where a gym-task baseline trains."""
-    return GymTaskTruth(gym.make(spec.gym_id, disable_env_checker=True))
+    return GymTaskTruth(make_standard_env(spec))
 
 
 def make_standard_env(spec: TaskSpec) -> gym.Env:
