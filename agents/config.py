@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.mujoco import DEFAULT_PENALTY
-from envs.registry import TaskSpec, get_task
+from envs.registry import TaskSpec, UnknownTaskError, get_task, ppo_before_recording
 
 REWARDS = ("preferences", "true")
 LABELERS = ("oracle", "human", "human+oracle")
@@ -119,6 +119,10 @@ class TrainConfig:
     """Final evaluation episodes on the true reward."""
     ppo: dict[str, Any] = field(default_factory=dict)
     """Overrides of the task's PPO settings (e.g. {"n_steps": 2048})."""
+    ppo_resolved: dict[str, Any] | None = None
+    """The PPO settings the run uses: the task's with ``ppo`` and ``n_envs`` applied, fixed when it starts
+    and saved in ``config.json``, so a later change to the registry neither changes a resumed run nor lets
+    it pass for a run of the new settings (None: not fixed yet)."""
     torch_threads: int = 1
     """torch CPU threads (1 is fastest for these small networks on 2 cores)."""
     runs_dir: str = "runs"
@@ -135,14 +139,18 @@ class TrainConfig:
 
     def resolved(self) -> "TrainConfig":
         """A copy with every task default that a run fixes at its start filled in (labels, timesteps,
-        restart_after, reward_inputs): what ``config.json`` of a run of this config holds."""
+        restart_after, reward_inputs, ppo_resolved): what ``config.json`` of a run of this config holds."""
         spec = self.task()
         return replace(self, labels=spec.default_labels if self.labels is None else self.labels,
                        timesteps=spec.default_timesteps if self.timesteps is None else self.timesteps,
-                       restart_after=spec.restart_after, reward_inputs=self.resolved_reward_inputs())
+                       restart_after=spec.restart_after, reward_inputs=self.resolved_reward_inputs(),
+                       ppo_resolved=self.ppo_settings())
 
     def ppo_settings(self) -> dict[str, Any]:
-        """The task's PPO settings with this run's overrides (``ppo``, ``n_envs``) applied."""
+        """The run's PPO settings: those fixed at its start, else the task's with this run's overrides
+        (``ppo``, ``n_envs``) applied."""
+        if self.ppo_resolved is not None:
+            return dict(self.ppo_resolved)
         settings = {**self.task().ppo, **self.ppo}
         if self.n_envs is not None:
             settings["n_envs"] = self.n_envs
@@ -227,8 +235,22 @@ class TrainConfig:
             data["restart_after"] = 1 if data["reset_on_fall"] else 0
         data.setdefault("reward_inputs", "obs+act")  # a run from before the option: r̂(o, a) was the only kind
         data.setdefault("validation", "split")  # a run from before the option: the only rule then
+        if data.get("ppo_resolved") is None:  # a run from before its PPO settings were saved
+            data["ppo_resolved"] = _ppo_before_recording(data)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _ppo_before_recording(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The PPO settings of a run saved before runs recorded theirs: the registry's as they stood then
+    (``envs.registry.ppo_before_recording``) with the run's overrides; None for an unknown task."""
+    try:
+        settings = {**ppo_before_recording(data.get("env", TrainConfig.env)), **data.get("ppo", {})}
+    except UnknownTaskError:
+        return None
+    if data.get("n_envs") is not None:
+        settings["n_envs"] = data["n_envs"]
+    return settings
 
 
 def load_run_config(run_dir: Path) -> TrainConfig:

@@ -115,12 +115,20 @@ _LEARNED_ONLY = frozenset({"labels", "selection", "labeler", "teacher", "ensembl
                            "candidate_clips", "clip_capacity", "fit_rate"})
 
 
+# The PPO overrides and n_envs: compared through the PPO settings they resolve to (``ppo_resolved``), since
+# the same settings can come from the registry or from a flag.
+_PPO_INPUTS = frozenset({"ppo", "n_envs", "ppo_resolved"})
+
+
 def setting_differences(cell: Cell, base: TrainConfig, run_dir: Path) -> list[str]:
     """How the run in ``run_dir`` was set up differently from what ``cell`` asks for under ``base``,
     one ``name: ran X, asked Y`` per setting; [] when its result stands for the cell."""
     ran, asked = asdict(load_run_config(run_dir).resolved()), asdict(cell.config(base).resolved())
-    skip = _NOT_COMPARED | (_LEARNED_ONLY if asked["reward"] == "true" else frozenset())
-    return [f"{k}: ran {ran[k]!r}, asked {asked[k]!r}" for k in asked if k not in skip and ran[k] != asked[k]]
+    skip = _NOT_COMPARED | _PPO_INPUTS | (_LEARNED_ONLY if asked["reward"] == "true" else frozenset())
+    diff = [f"{k}: ran {ran[k]!r}, asked {asked[k]!r}" for k in asked if k not in skip and ran[k] != asked[k]]
+    ran_ppo, asked_ppo = ran["ppo_resolved"] or {}, asked["ppo_resolved"] or {}
+    return diff + [f"ppo {k}: ran {ran_ppo.get(k)!r}, asked {asked_ppo.get(k)!r}"
+                   for k in sorted(ran_ppo.keys() | asked_ppo.keys()) if ran_ppo.get(k) != asked_ppo.get(k)]
 
 
 def reuse_cells(cells: list[Cell], base: TrainConfig, folder: Path, sources: list[Path]) -> list[str]:

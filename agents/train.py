@@ -110,6 +110,7 @@ def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, An
     fixed = cfg.resolved()  # saved explicitly: a later default must not change this run
     cfg.labels, cfg.timesteps = fixed.labels, fixed.timesteps
     cfg.restart_after, cfg.reward_inputs = fixed.restart_after, fixed.reward_inputs
+    cfg.ppo_resolved = fixed.ppo_resolved
     device = resolve_device(cfg.device)
     n_envs, ppo_kwargs = split_settings(cfg.ppo_settings())
     check_kwargs(ppo_kwargs)

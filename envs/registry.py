@@ -107,8 +107,16 @@ _PPO: dict[str, dict[str, Any]] = {
     # (standard return 2.6). With the standard settings, whose 2,048-step rollouts span whole
     # episodes, it reached 162 at 100k (RESULTS.md).
     "InvertedPendulum": dict(_MUJOCO_DEFAULT),
-    "InvertedDoublePendulum": dict(_MUJOCO_DEFAULT),
+    # InvertedDoublePendulum: PPO's target_kl 0.02 stops an epoch loop whose update has run too far. Without
+    # it one oversized update (approx_kl 0.21) toppled a balancing learned-reward agent for good, and 700
+    # labels reached 0.49 of true-reward PPO over 3 seeds at 1M steps; with it, 1.01 (RESULTS.md, twelfth and
+    # thirteenth sessions).
+    "InvertedDoublePendulum": dict(_MUJOCO_DEFAULT, target_kl=0.02),
 }
+
+# Registry PPO settings changed since runs began to save theirs in config.json (``ppo_resolved``): a run
+# saved before then ran with the value given here (None: the key was unset, SB3's default).
+_PPO_CHANGED_SINCE_RECORDING: dict[str, dict[str, Any]] = {"InvertedDoublePendulum": {"target_kl": None}}
 
 _MUJOCO: list[TaskSpec] = [
     TaskSpec("Hopper", "Hopper-v5", "mujoco", dt=0.008, episode_steps=1000,
@@ -147,6 +155,13 @@ for _game in ("BeamRider", "Breakout", "Enduro", "Pong", "Qbert", "Seaquest", "S
     TASKS[_game] = TaskSpec(_game, f"ALE/{_game}-v5", "atari", dt=ATARI_DT, episode_steps=27_000,
                             ppo=dict(_ATARI_PPO), normalize=False, default_labels=5500,
                             default_timesteps=10_000_000, clip_seconds=25 * ATARI_DT)
+
+
+def ppo_before_recording(name: str) -> dict[str, Any]:
+    """Task ``name``'s PPO settings as they stood when runs did not yet save theirs (before 2026-11-24)."""
+    spec = get_task(name)
+    settings = {**spec.ppo, **_PPO_CHANGED_SINCE_RECORDING.get(spec.name, {})}
+    return {k: v for k, v in settings.items() if v is not None}
 
 
 def get_task(name: str) -> TaskSpec:

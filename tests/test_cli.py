@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,36 @@ def test_a_run_config_keeps_the_fall_handling_it_ran_with(tmp_path):
     assert cfg.restart_after == 10  # written out, not left to a default that may change
     (tmp_path / "config.json").write_text(json.dumps({"env": "InvertedPendulum", "reset_on_fall": False}))
     assert load_run_config(tmp_path).task().restart_after == 0  # the flag of cd1a09f, still understood
+
+
+def test_a_run_keeps_the_ppo_settings_it_started_with_when_the_registry_changes(tmp_path, monkeypatch):
+    from agents.config import TrainConfig, load_run_config
+    from agents.train import prepare
+    from envs.registry import TASKS
+
+    cfg = TrainConfig(env="Reacher", ppo={"n_epochs": 3}, n_envs=2)
+    prepare(cfg)
+    assert cfg.ppo_resolved == {**TASKS["Reacher"].ppo, "n_epochs": 3, "n_envs": 2}
+    cfg.save(tmp_path / "config.json")
+    changed = {**TASKS["Reacher"].ppo, "gamma": 0.5, "target_kl": 0.01}
+    monkeypatch.setitem(TASKS, "Reacher", replace(TASKS["Reacher"], ppo=changed))
+    settings = load_run_config(tmp_path).ppo_settings()  # what a resumed run builds PPO from
+    assert settings["gamma"] == 0.9 and "target_kl" not in settings and settings["n_epochs"] == 3
+    assert TrainConfig(env="Reacher").ppo_settings()["gamma"] == 0.5  # a new run takes the new registry
+
+
+def test_a_run_from_before_ppo_settings_were_saved_gets_the_registry_of_its_time(tmp_path):
+    from agents.config import load_run_config
+    from envs.registry import get_task
+
+    assert get_task("InvertedDoublePendulum").ppo["target_kl"] == 0.02  # today's default (RESULTS.md)
+    (tmp_path / "config.json").write_text(json.dumps({"env": "InvertedDoublePendulum", "ppo": {"gamma": 0.9}}))
+    settings = load_run_config(tmp_path).ppo_settings()
+    assert "target_kl" not in settings and settings["gamma"] == 0.9 and settings["n_steps"] == 2048
+    (tmp_path / "config.json").write_text(json.dumps({"env": "InvertedDoublePendulum", "ppo": {"target_kl": 0.02}}))
+    assert load_run_config(tmp_path).ppo_settings() == get_task("InvertedDoublePendulum").ppo
+    (tmp_path / "config.json").write_text(json.dumps({"env": "Nope"}))
+    assert load_run_config(tmp_path).ppo_resolved is None  # an unknown task is reported where it is used
 
 
 def test_reward_inputs_default_to_the_tasks_and_are_written_out():

@@ -5,7 +5,8 @@ from dataclasses import replace
 import pytest
 
 from agents.config import TrainConfig
-from agents.suites import SUITES, Cell, collect_rows, reuse_cells, run_suite, suite_cells, write_report
+from agents.suites import (SUITES, Cell, collect_rows, reuse_cells, run_suite, setting_differences, suite_cells,
+                           write_report)
 
 BASE = TrainConfig(eval_episodes=1, pretrain_epochs=2, fit_every=512, media_every=0, checkpoint_every=None)
 
@@ -79,7 +80,7 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     assert len(rows) == 3 and sum(r["status"] == "done" for r in rows) == 2
 
     # a finished cell run with other settings does not stand for the cell asked for: refused
-    with pytest.raises(ValueError, match=r"Reacher__true__s0 was run with other settings \(ppo: ran \{\}, asked \{'gamma': 0.5\}\)"):
+    with pytest.raises(ValueError, match=r"Reacher__true__s0 was run with other settings \(ppo gamma: ran 0.9, asked 0.5\)"):
         run_suite(cells, replace(BASE, ppo={"gamma": 0.5}), tmp_path, workers=1)
     # ... but a setting only the learned reward reads does not change a true-reward cell
     capsys.readouterr()
@@ -90,8 +91,10 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     other = tmp_path / "other"
     (other / "cells").mkdir(parents=True)
     notes = reuse_cells(cells[:2], replace(BASE, ppo={"gamma": 0.5}), other / "cells", [tmp_path])
-    assert len(notes) == 2 and all(n.startswith("not reused") and "ppo: ran {}" in n for n in notes)
+    assert len(notes) == 2 and all(n.startswith("not reused") and "ppo gamma: ran 0.9, asked 0.5" in n for n in notes)
     assert not any((other / "cells").iterdir())
+    # the same PPO settings asked by flag rather than by the registry (Reacher's gamma is 0.9): it stands
+    assert setting_differences(cells[0], replace(BASE, ppo={"gamma": 0.9}), tmp_path / "cells" / cells[0].name) == []
     run_suite(cells[:2], BASE, other, workers=1, reuse=[tmp_path])
     out = capsys.readouterr().out
     assert out.count("reused ") == 2 and "2 finished before, 0 to run" in out
