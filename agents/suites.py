@@ -125,7 +125,12 @@ _PPO_INPUTS = frozenset({"ppo", "n_envs", "ppo_resolved"})
 def setting_differences(cell: Cell, base: TrainConfig, run_dir: Path) -> list[str]:
     """How the run in ``run_dir`` was set up differently from what ``cell`` asks for under ``base``,
     one ``name: ran X, asked Y`` per setting; [] when its result stands for the cell."""
-    ran, asked = asdict(load_run_config(run_dir).resolved()), asdict(cell.config(base).resolved())
+    from agents.atari_run import apply_atari_defaults
+
+    wanted = cell.config(base)
+    apply_atari_defaults(wanted)  # as the run itself did before saving its config
+    # through JSON, as the run's config was: a flag's tuple (--ppo net=(64,64)) is the list it saved
+    ran, asked = (json.loads(json.dumps(asdict(c.resolved()))) for c in (load_run_config(run_dir), wanted))
     skip = _NOT_COMPARED | _PPO_INPUTS | (_LEARNED_ONLY if asked["reward"] == "true" else frozenset())
     diff = [f"{k}: ran {ran[k]!r}, asked {asked[k]!r}" for k in asked if k not in skip and ran[k] != asked[k]]
     ran_ppo, asked_ppo = ran["ppo_resolved"] or {}, asked["ppo_resolved"] or {}
@@ -185,9 +190,12 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, exe
     would stand for runs it is not. With Ray, ``out`` must be on storage every node sees."""
     folder = out / "cells"
     for c in cells:
-        if (folder / c.name / "result.json").exists() and (diff := setting_differences(c, base, folder / c.name)):
-            raise ValueError(f"{folder / c.name} was run with other settings ({'; '.join(diff)}); "
-                             "choose another --name")
+        finished = (folder / c.name / "result.json").exists()
+        if not finished and not (folder / c.name / "checkpoint").exists():
+            continue  # never started, or stopped before its first checkpoint: it starts afresh
+        if diff := setting_differences(c, base, folder / c.name):
+            raise ValueError(f"{folder / c.name} was {'run' if finished else 'started'} with other settings "
+                             f"({'; '.join(diff)}); choose another --name")
     folder.mkdir(parents=True, exist_ok=True)
     for note in reuse_cells(cells, base, folder, list(reuse or [])):
         print(note, flush=True)

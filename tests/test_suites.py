@@ -101,6 +101,29 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     assert (other / "cells" / "Reacher__true__s0" / "result.json").read_text() == finished.read_text()
 
 
+def _saved_run(run_dir, cfg: TrainConfig) -> None:
+    """A run folder holding only the config a run of ``cfg`` saves at its start."""
+    from agents.atari_run import apply_atari_defaults
+
+    run_dir.mkdir(parents=True)
+    apply_atari_defaults(cfg)
+    cfg.resolved().save(run_dir / "config.json")
+
+
+def test_a_cell_matches_a_run_of_its_own_settings_and_an_unfinished_other_is_refused(tmp_path):
+    # a flag's tuple comes back from config.json as a list; an Atari run saved the game's defaults
+    for cell, base in [(Cell("Reacher", 20, 0, 1024), replace(BASE, ppo={"net": (64, 64)})),
+                       (Cell("Pong", 3300, 0, 1024), BASE)]:
+        _saved_run(tmp_path / cell.name, cell.config(base))
+        assert setting_differences(cell, base, tmp_path / cell.name) == []
+    # a checkpointed, unfinished cell of other settings would resume on them: refused before anything runs
+    cell = Cell("Reacher", None, 0, 1024)
+    _saved_run(tmp_path / "bench" / "cells" / cell.name, cell.config(replace(BASE, ppo={"gamma": 0.5})))
+    (tmp_path / "bench" / "cells" / cell.name / "checkpoint").mkdir()
+    with pytest.raises(ValueError, match=r"was started with other settings \(ppo gamma: ran 0.5, asked 0.9\)"):
+        run_suite([cell], BASE, tmp_path / "bench", workers=1)
+
+
 def test_the_ray_executor_runs_cells_on_a_local_ray_instance(tmp_path):
     ray = pytest.importorskip("ray")
     try:
