@@ -151,7 +151,11 @@ class TrainConfig:
         (``ppo``, ``n_envs``) applied."""
         if self.ppo_resolved is not None:
             return dict(self.ppo_resolved)
-        settings = {**self.task().ppo, **self.ppo}
+        return self._with_overrides(self.task().ppo)
+
+    def _with_overrides(self, task_ppo: dict[str, Any]) -> dict[str, Any]:
+        """``task_ppo`` with this run's overrides (``ppo``, ``n_envs``) applied."""
+        settings = {**task_ppo, **self.ppo}
         if self.n_envs is not None:
             settings["n_envs"] = self.n_envs
         return settings
@@ -235,22 +239,14 @@ class TrainConfig:
             data["restart_after"] = 1 if data["reset_on_fall"] else 0
         data.setdefault("reward_inputs", "obs+act")  # a run from before the option: r̂(o, a) was the only kind
         data.setdefault("validation", "split")  # a run from before the option: the only rule then
-        if data.get("ppo_resolved") is None:  # a run from before its PPO settings were saved
-            data["ppo_resolved"] = _ppo_before_recording(data)
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def _ppo_before_recording(data: dict[str, Any]) -> dict[str, Any] | None:
-    """The PPO settings of a run saved before runs recorded theirs: the registry's as they stood then
-    (``envs.registry.ppo_before_recording``) with the run's overrides; None for an unknown task."""
-    try:
-        settings = {**ppo_before_recording(data.get("env", TrainConfig.env)), **data.get("ppo", {})}
-    except UnknownTaskError:
-        return None
-    if data.get("n_envs") is not None:
-        settings["n_envs"] = data["n_envs"]
-    return settings
+        cfg = cls(**{k: v for k, v in data.items() if k in known})
+        if cfg.ppo_resolved is None:  # a run from before its PPO settings were saved: the registry's then
+            try:
+                cfg.ppo_resolved = cfg._with_overrides(ppo_before_recording(cfg.env))
+            except UnknownTaskError:
+                pass  # reported where the task is used
+        return cfg
 
 
 def load_run_config(run_dir: Path) -> TrainConfig:
