@@ -1,4 +1,5 @@
-"""The Atari parts of a run: task defaults, random-policy clips, evaluation, TensorBoard media."""
+"""The Atari parts of a run: random-policy clips, evaluation, TensorBoard media (the paper's Atari settings
+are filled in by ``TrainConfig.resolved``)."""
 
 from __future__ import annotations
 
@@ -18,34 +19,9 @@ from envs.registry import TaskSpec, get_task
 from preference.clips import Clip, ClipRecorder
 from preference.loop import PreferenceLoop
 
-INITIAL_LABELS = 500
-"""Paper: 500 comparisons from a random policy before RL."""
-ATARI_DEFAULTS: dict[str, Any] = dict(
-    schedule_horizon=5e6,  # label rate ~ 5e6 / (T + 5e6)
-    fit_epochs=0.0,  # refits train on ~fit_rate comparisons per env step (paper: 1 per 10), not 2 passes
-    clip_capacity=250,  # clips of frames are 0.7 MB each: 250 recent clips (176 MB) for 200 candidates
-)
 BUFFER = 3000
 """Paper: the predictor trains on the most recent 3,000 labels."""
 EPISODE_STEP_CAP = 27_000  # ALE's 108,000-frame limit
-
-
-def apply_atari_defaults(cfg: TrainConfig) -> None:
-    """For an Atari task, replace settings still at their (MuJoCo) defaults by the paper's Atari ones:
-    25-step clips, 500 initial labels (at most half the budget), label-rate horizon 5e6, refits at
-    ~1 comparison per 10 steps, 250 clips in memory. Explicitly set values are kept."""
-    spec = get_task(cfg.env)
-    if spec.kind != "atari":
-        return
-    base = TrainConfig()
-    for key, value in ATARI_DEFAULTS.items():
-        if getattr(cfg, key) == getattr(base, key):
-            setattr(cfg, key, value)
-    if cfg.clip_seconds == base.clip_seconds:
-        cfg.clip_seconds = spec.clip_seconds
-    if cfg.initial_fraction == base.initial_fraction:
-        labels = spec.default_labels if cfg.labels is None else cfg.labels
-        cfg.initial_fraction = min(0.5, INITIAL_LABELS / labels)
 
 
 CPU_HEAVY_PRETRAIN = 10_000

@@ -22,6 +22,16 @@ def true_run_name(true_task: str) -> str:
     return "true" if true_task == "harness" else f"true-{true_task}"
 
 
+# The paper's Atari settings where they differ from the (MuJoCo) defaults; INITIAL_ATARI_LABELS and the game's clip
+# length are filled in alongside (TrainConfig.resolved).
+INITIAL_ATARI_LABELS = 500
+"""Paper: 500 comparisons from a random policy before RL."""
+ATARI_DEFAULTS: dict[str, Any] = dict(
+    schedule_horizon=5e6,  # label rate ~ 5e6 / (T + 5e6)
+    fit_epochs=0.0,  # refits train on ~fit_rate comparisons per env step (paper: 1 per 10), not 2 passes
+    clip_capacity=250,  # clips of frames are 0.7 MB each: 250 recent clips (176 MB) for 200 candidates
+)
+
 # Settings a resumed run may change: they do not change the experiment.
 RESUMABLE_CHANGES = frozenset({"device", "progress", "checkpoint_every", "torch_threads", "window", "max_behind",
                                "eval_episodes", "media_every"})
@@ -139,12 +149,32 @@ class TrainConfig:
 
     def resolved(self) -> "TrainConfig":
         """A copy with every task default that a run fixes at its start filled in (labels, timesteps,
-        restart_after, reward_inputs, ppo_resolved): what ``config.json`` of a run of this config holds."""
-        spec = self.task()
-        return replace(self, labels=spec.default_labels if self.labels is None else self.labels,
-                       timesteps=spec.default_timesteps if self.timesteps is None else self.timesteps,
-                       restart_after=spec.restart_after, reward_inputs=self.resolved_reward_inputs(),
-                       ppo_resolved=self.ppo_settings())
+        restart_after, reward_inputs, ppo_resolved; for Atari the paper's Atari settings, see
+        ``_with_atari_defaults``): what ``config.json`` of a run of this config holds. Resolving a resolved
+        config changes nothing."""
+        cfg = self._with_atari_defaults()
+        spec = cfg.task()
+        return replace(cfg, labels=spec.default_labels if cfg.labels is None else cfg.labels,
+                       timesteps=spec.default_timesteps if cfg.timesteps is None else cfg.timesteps,
+                       restart_after=spec.restart_after, reward_inputs=cfg.resolved_reward_inputs(),
+                       ppo_resolved=cfg.ppo_settings())
+
+    def _with_atari_defaults(self) -> "TrainConfig":
+        """For an Atari task, a copy whose settings still at their (MuJoCo) defaults are the paper's Atari
+        ones: the game's 25-step clips, 500 initial labels (at most half the budget), label-rate horizon
+        5e6, refits at ~1 comparison per 10 steps, 250 clips in memory. Explicitly set values are kept
+        (a value equal to the MuJoCo default counts as unset)."""
+        spec = get_task(self.env)
+        if spec.kind != "atari":
+            return self
+        base = TrainConfig()
+        changes = {k: v for k, v in ATARI_DEFAULTS.items() if getattr(self, k) == getattr(base, k)}
+        if self.clip_seconds == base.clip_seconds:
+            changes["clip_seconds"] = spec.clip_seconds
+        if self.initial_fraction == base.initial_fraction:
+            labels = spec.default_labels if self.labels is None else self.labels
+            changes["initial_fraction"] = min(0.5, INITIAL_ATARI_LABELS / labels)
+        return replace(self, **changes)
 
     def ppo_settings(self) -> dict[str, Any]:
         """The run's PPO settings: those fixed at its start, else the task's with this run's overrides

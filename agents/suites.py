@@ -125,12 +125,8 @@ _PPO_INPUTS = frozenset({"ppo", "n_envs", "ppo_resolved"})
 def setting_differences(cell: Cell, base: TrainConfig, run_dir: Path) -> list[str]:
     """How the run in ``run_dir`` was set up differently from what ``cell`` asks for under ``base``,
     one ``name: ran X, asked Y`` per setting; [] when its result stands for the cell."""
-    from agents.atari_run import apply_atari_defaults
-
-    wanted = cell.config(base)
-    apply_atari_defaults(wanted)  # as the run itself did before saving its config
     # through JSON, as the run's config was: a flag's tuple (--ppo net=(64,64)) is the list it saved
-    ran, asked = (json.loads(json.dumps(asdict(c.resolved()))) for c in (load_run_config(run_dir), wanted))
+    ran, asked = (json.loads(json.dumps(asdict(c.resolved()))) for c in (load_run_config(run_dir), cell.config(base)))
     skip = _NOT_COMPARED | _PPO_INPUTS | (_LEARNED_ONLY if asked["reward"] == "true" else frozenset())
     diff = [f"{k}: ran {ran[k]!r}, asked {asked[k]!r}" for k in asked if k not in skip and ran[k] != asked[k]]
     ran_ppo, asked_ppo = ran["ppo_resolved"] or {}, asked["ppo_resolved"] or {}

@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 from tqdm import tqdm
 
 from agents.atari_run import BUFFER as ATARI_BUFFER
-from agents.atari_run import (AtariMediaLogger, apply_atari_defaults, atari_random_clips, cpu_cost_note,
+from agents.atari_run import (AtariMediaLogger, atari_random_clips, cpu_cost_note,
                               evaluate_atari)
 from agents.atari_vec import make_atari_venv
 from agents.callbacks import PreferenceCallback
@@ -105,12 +105,9 @@ class _Parts:
 def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, Any], LabelSchedule]:
     """Validate ``cfg`` completely (before anything is written); fill in the task's defaults."""
     cfg.validate()
-    apply_atari_defaults(cfg)
+    # every default saved explicitly: a later default must not change this run
+    vars(cfg).update(vars(cfg.resolved()))
     spec = cfg.task()
-    fixed = cfg.resolved()  # saved explicitly: a later default must not change this run
-    cfg.labels, cfg.timesteps = fixed.labels, fixed.timesteps
-    cfg.restart_after, cfg.reward_inputs = fixed.restart_after, fixed.reward_inputs
-    cfg.ppo_resolved = fixed.ppo_resolved
     device = resolve_device(cfg.device)
     n_envs, ppo_kwargs = split_settings(cfg.ppo_settings())
     check_kwargs(ppo_kwargs)

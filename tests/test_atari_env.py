@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents.atari_run import apply_atari_defaults
 from agents.atari_vec import make_atari_venv
 from agents.config import TrainConfig
 from agents.labeling import atari_clip_frames
@@ -58,16 +57,18 @@ def test_losing_lives_and_games_never_ends_anything_for_the_agent_but_scores_are
 
 def test_every_game_is_a_task_with_the_papers_settings():
     assert all(TASKS[g].kind == "atari" and TASKS[g].clip_steps == 25 for g in GAMES)
-    cfg = TrainConfig(env="Pong", labels=5500)
-    apply_atari_defaults(cfg)
+    cfg = TrainConfig(env="Pong", labels=5500).resolved()
     assert round(cfg.labels * cfg.initial_fraction) == 500 and cfg.schedule_horizon == 5e6
+    assert cfg.clip_seconds == TASKS["Pong"].clip_seconds and cfg.fit_epochs == 0 and cfg.clip_capacity == 250
+    assert cfg.resolved() == cfg  # a saved config resolves to itself
     assert TASKS["Pong"].ppo["policy"] == "CnnPolicy" and TASKS["Pong"].ppo["n_envs"] == 8
-    kept = TrainConfig(env="Pong", schedule_horizon=1e6)
-    apply_atari_defaults(kept)
+    kept = TrainConfig(env="Pong", schedule_horizon=1e6).resolved()
     assert kept.schedule_horizon == 1e6  # an explicit setting wins
-    mujoco = TrainConfig(env="Hopper")
-    apply_atari_defaults(mujoco)
-    assert mujoco == TrainConfig(env="Hopper")
+    base = TrainConfig(env="Hopper")
+    mujoco = base.resolved()
+    assert all(getattr(mujoco, k) == getattr(base, k)
+               for k in ("schedule_horizon", "fit_epochs", "clip_capacity", "clip_seconds", "initial_fraction"))
+    assert mujoco.resolved() == mujoco
 
 
 def test_pong_smoke_run_writes_every_tag(tmp_path):

@@ -103,10 +103,7 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
 
 def _saved_run(run_dir, cfg: TrainConfig) -> None:
     """A run folder holding only the config a run of ``cfg`` saves at its start."""
-    from agents.atari_run import apply_atari_defaults
-
     run_dir.mkdir(parents=True)
-    apply_atari_defaults(cfg)
     cfg.resolved().save(run_dir / "config.json")
 
 
