@@ -79,27 +79,44 @@ def is_one_comparison(rows: list[dict[str, Any]]) -> bool:
             and {r["reward"] for r in rows} == {"preferences", "true"})
 
 
-def run_bench(base: TrainConfig, seeds: int, workers: int, name: str | None, suite: str | None = None,
+def bench_cells(base: TrainConfig, seeds: int | None, suite: str | None, true_task: str = "harness"):
+    """The cells of a bench (a suite, or ``base.env`` at ``base.labels`` against true-reward PPO for each
+    seed) and the folder name it gets without ``--name``; returns (list of suites.Cell, str)."""
+    from agents.suites import Cell, suite_cells
+
+    if suite is not None:
+        cells = suite_cells(suite, seeds, base.env if base.env != TrainConfig().env else None,
+                            base.timesteps, true_task)
+        return cells, f"{suite}__{time.strftime('%Y%m%d-%H%M%S')}"
+    from envs.registry import get_task
+    spec = get_task(base.env)
+    steps = base.timesteps or spec.default_timesteps
+    labels = base.labels or spec.default_labels
+    cells = [c for seed in range(seeds or 1) for c in (Cell(spec.name, None, seed, steps, true_task=true_task),
+                                                       Cell(spec.name, labels, seed, steps, base.selection,
+                                                            base.teacher))]
+    return cells, f"{spec.name}__{labels}__{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def plan_bench(base: TrainConfig, seeds: int | None, name: str | None, suite: str | None = None,
+               reuse: list[Path] | None = None, true_task: str = "harness") -> list[str]:
+    """What ``run_bench`` with these arguments would do, cell by cell (suites.plan_suite); writes nothing."""
+    from agents.suites import plan_suite
+
+    cells, default_name = bench_cells(base, seeds, suite, true_task)
+    return plan_suite(cells, base, Path(base.runs_dir) / "bench" / (name or default_name), reuse)
+
+
+def run_bench(base: TrainConfig, seeds: int | None, workers: int, name: str | None, suite: str | None = None,
               executor: str = "processes", address: str | None = None, reuse: list[Path] | None = None,
               true_task: str = "harness") -> Path:
     """Run a suite (or, without one, ``base.env`` at ``base.labels`` against true-reward PPO) and
     write its report; for a single task also summary.md with the return and throughput ratios.
     ``reuse``: other bench folders whose finished cells of the same name and settings are copied in.
     ``true_task``: where the true-reward cells train (``TrainConfig.true_task``)."""
-    from agents.suites import Cell, run_suite, suite_cells, write_report
+    from agents.suites import run_suite, write_report
 
-    if suite is not None:
-        cells = suite_cells(suite, seeds, base.env if base.env != TrainConfig().env else None,
-                            base.timesteps, true_task)
-        default_name = f"{suite}__{time.strftime('%Y%m%d-%H%M%S')}"
-    else:
-        from envs.registry import get_task
-        spec = get_task(base.env)
-        steps = base.timesteps or spec.default_timesteps
-        labels = base.labels or spec.default_labels
-        cells = [c for seed in range(seeds) for c in (Cell(spec.name, None, seed, steps, true_task=true_task),
-                                                      Cell(spec.name, labels, seed, steps, base.selection, base.teacher))]
-        default_name = f"{spec.name}__{labels}__{time.strftime('%Y%m%d-%H%M%S')}"
+    cells, default_name = bench_cells(base, seeds, suite, true_task)
     out = Path(base.runs_dir) / "bench" / (name or default_name)
     rows = run_suite(cells, base, out, workers, executor, address, reuse)
     write_report(out)

@@ -195,9 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1),
                        help="runs in parallel (processes); default %(default)s")
     bench.add_argument("--name", default=None, help="bench folder name under <runs-dir>/bench/")
-    bench.add_argument("--reuse", action="append", default=[], metavar="BENCH_DIR",
-                       help="copy finished cells of another bench folder that have the same name and settings "
-                            "(e.g. its true-reward baselines) instead of running them; repeatable")
+    bench.add_argument("--reuse", action="extend", nargs="+", default=[], metavar="BENCH_DIR",
+                       help="copy finished cells of other bench folders that have the same name and settings "
+                            "(e.g. their true-reward baselines) instead of running them; takes several "
+                            "folders (--reuse runs/bench/*/) and is repeatable; the first folder with a match wins")
+    bench.add_argument("--plan", action="store_true",
+                       help="print what the bench would do, cell by cell (finished, reused from --reuse, resumed, "
+                            "run from the start; cells of other settings passed over, with the settings that "
+                            "differ), and exit without running or writing anything")
     bench.add_argument("--executor", choices=("processes", "ray"), default="processes",
                        help="run cells in local processes, or as Ray tasks (pip install 'prefrl[ray]'); "
                             "default %(default)s")
@@ -350,6 +355,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for r in reuse:
                 if not (r / "cells").is_dir():
                     raise UsageError(f"--reuse {r}: not a bench folder (no cells/)")
+            if args.plan:
+                from agents.benchmark import plan_bench
+                print("\n".join(plan_bench(cfg, seeds, args.name, args.suite, reuse, true_task)))
+                return 0
             out = run_bench(cfg, seeds, args.workers, args.name, args.suite, args.executor, args.address, reuse,
                             true_task)
             _print_bench(out)

@@ -34,3 +34,19 @@ def claim_run_dir(path: Path, force: bool) -> None:
             raise ValueError(f"{path} exists and is not a run folder; refusing to replace it")
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     path.mkdir(parents=True)
+
+
+def code_version() -> str | None:
+    """The prefrl commit the running code is from (short hash, ``+changes`` when tracked files differ
+    from it), for a run's result.json; None outside a git checkout."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+changes" if changed else "") if head else None

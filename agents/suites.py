@@ -134,11 +134,11 @@ def setting_differences(cell: Cell, base: TrainConfig, run_dir: Path) -> list[st
                    for k in sorted(ran_ppo.keys() | asked_ppo.keys()) if ran_ppo.get(k) != asked_ppo.get(k)]
 
 
-def reuse_cells(cells: list[Cell], base: TrainConfig, folder: Path, sources: list[Path]) -> list[str]:
-    """Copy into ``folder`` each finished cell of the bench folders ``sources`` (e.g. true-reward
-    baselines) that has the name and the settings of one of ``cells`` not finished here. Returns one
-    line per cell copied or passed over."""
-    notes = []
+def _reuse_sources(cells: list[Cell], base: TrainConfig, folder: Path,
+                   sources: list[Path]) -> tuple[dict[str, Path], list[str]]:
+    """For each of ``cells`` not finished in ``folder``, the first finished run of the same name and
+    settings in the bench folders ``sources`` ({cell name: run folder}), and one line per run passed over."""
+    found, passed = {}, []
     for cell in cells:
         if (folder / cell.name / "result.json").exists():
             continue
@@ -147,13 +147,63 @@ def reuse_cells(cells: list[Cell], base: TrainConfig, folder: Path, sources: lis
             if not (run_dir / "result.json").exists():
                 continue
             if diff := setting_differences(cell, base, run_dir):
-                notes.append(f"not reused {run_dir} (other settings: {'; '.join(diff)})")
+                passed.append(f"not reused {run_dir} (other settings: {'; '.join(diff)})")
                 continue
-            shutil.rmtree(folder / cell.name, ignore_errors=True)  # an unfinished try of this cell
-            shutil.copytree(run_dir, folder / cell.name)
-            notes.append(f"reused {run_dir}")
+            found[cell.name] = run_dir
             break
-    return notes
+    return found, passed
+
+
+def reuse_cells(cells: list[Cell], base: TrainConfig, folder: Path, sources: list[Path]) -> list[str]:
+    """Copy into ``folder`` each finished cell of the bench folders ``sources`` (e.g. true-reward
+    baselines) that has the name and the settings of one of ``cells`` not finished here. Returns one
+    line per cell copied or passed over."""
+    found, passed = _reuse_sources(cells, base, folder, sources)
+    for name, run_dir in found.items():
+        shutil.rmtree(folder / name, ignore_errors=True)  # an unfinished try of this cell
+        shutil.copytree(run_dir, folder / name)
+    return passed + [f"reused {run_dir}{_provenance(run_dir)}" for run_dir in found.values()]
+
+
+def _provenance(run_dir: Path) -> str:
+    """`` (run DATE, code COMMIT)`` of the finished run in ``run_dir``, as far as its result.json says."""
+    result = json.loads((run_dir / "result.json").read_text())
+    known = [f"{what} {result[k]}" for k, what in (("date", "run"), ("code", "code")) if result.get(k)]
+    return f" ({', '.join(known)})" if known else ""
+
+
+def plan_suite(cells: list[Cell], base: TrainConfig, out: Path, reuse: list[Path] | None = None) -> list[str]:
+    """What ``run_suite`` would do, one line per cell (finished, resumed, reused from one of ``reuse``, or
+    run from the start) and a count; nothing is written. Raises ValueError where ``run_suite`` would."""
+    folder = out / "cells"
+    _refuse_other_settings(cells, base, folder)
+    found, passed = _reuse_sources(cells, base, folder, list(reuse or []))
+    lines, counts = [], {"finished": 0, "resumes": 0, "reused": 0, "runs": 0}
+    for c in cells:
+        if (folder / c.name / "result.json").exists():
+            state, where = "finished", _provenance(folder / c.name)
+        elif c.name in found:
+            state, where = "reused", f" from {found[c.name]}{_provenance(found[c.name])}"
+        elif (folder / c.name / "checkpoint").exists():
+            state, where = "resumes", ""
+        else:
+            state, where = "runs", ""
+        counts[state] += 1
+        lines.append(f"{state:9} {c.name}{where}")
+    return [*passed, *lines, f"{len(cells)} cells in {out}: {counts['finished']} finished, {counts['reused']} "
+            f"reused, {counts['resumes']} resume from a checkpoint, {counts['runs']} run from the start"]
+
+
+def _refuse_other_settings(cells: list[Cell], base: TrainConfig, folder: Path) -> None:
+    """Raise ValueError for a cell in ``folder``, finished or checkpointed, run with settings other than the
+    cell's under ``base``: its result would stand for runs it is not (a checkpoint would resume on them)."""
+    for c in cells:
+        finished = (folder / c.name / "result.json").exists()
+        if not finished and not (folder / c.name / "checkpoint").exists():
+            continue  # never started, or stopped before its first checkpoint: it starts afresh
+        if diff := setting_differences(c, base, folder / c.name):
+            raise ValueError(f"{folder / c.name} was {'run' if finished else 'started'} with other settings "
+                             f"({'; '.join(diff)}); choose another --name")
 
 
 def _run_cell(cell: Cell, base: TrainConfig, folder: Path) -> dict[str, Any]:
@@ -185,13 +235,7 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, exe
     name and settings. A finished cell run with other settings is refused (ValueError): its result
     would stand for runs it is not. With Ray, ``out`` must be on storage every node sees."""
     folder = out / "cells"
-    for c in cells:
-        finished = (folder / c.name / "result.json").exists()
-        if not finished and not (folder / c.name / "checkpoint").exists():
-            continue  # never started, or stopped before its first checkpoint: it starts afresh
-        if diff := setting_differences(c, base, folder / c.name):
-            raise ValueError(f"{folder / c.name} was {'run' if finished else 'started'} with other settings "
-                             f"({'; '.join(diff)}); choose another --name")
+    _refuse_other_settings(cells, base, folder)
     folder.mkdir(parents=True, exist_ok=True)
     for note in reuse_cells(cells, base, folder, list(reuse or [])):
         print(note, flush=True)
@@ -270,7 +314,7 @@ def _report_progress(row: dict[str, Any]) -> dict[str, Any]:
 # -- reports ---------------------------------------------------------------------------------
 CSV_FIELDS = ["cell", "env", "labels", "seed", "selection", "teacher", "true_task", "status", "timesteps",
               "true_return_mean", "true_return_std", "oracle_return_mean", "learned_return_mean", "reward_val_acc",
-              "reward_heldout_corr", "labels_answered", "wall_seconds", "steps_per_sec", "device", "error"]
+              "reward_heldout_corr", "labels_answered", "wall_seconds", "steps_per_sec", "device", "date", "code", "error"]
 
 
 def collect_rows(out: Path) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ from agents.media import MediaLogger
 from agents.tb import LAYOUT, HackingAlarm, config_table, writer_of
 from agents.ppo_factory import check_kwargs, make_ppo, split_settings
 from agents.reward_wrapper import LearnedRewardVecEnv, RolloutRewardNormalize
-from agents.run_dir import claim_run_dir, new_run_dir
+from agents.run_dir import claim_run_dir, code_version, new_run_dir
 from envs.mujoco import make_gym_task_env, make_mujoco_env
 from envs.registry import TaskSpec
 from preference.clips import Clip, ClipRecorder
@@ -340,7 +340,7 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
         "wall_seconds": time.perf_counter() - t_start, "resumed": start_steps > 0,
         "reward_hacking_alarm": callback.alarm_raised,
         "device": str(parts.device), "machine": f"{platform.node()} ({platform.machine()}, {_cpu_count()} cpus)",
-        "date": time.strftime("%Y-%m-%d"),
+        "date": time.strftime("%Y-%m-%d"), "code": code_version(),
     }
     (run_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     store.close()

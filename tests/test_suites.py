@@ -5,8 +5,8 @@ from dataclasses import replace
 import pytest
 
 from agents.config import TrainConfig
-from agents.suites import (SUITES, Cell, collect_rows, reuse_cells, run_suite, setting_differences, suite_cells,
-                           write_report)
+from agents.suites import (SUITES, Cell, collect_rows, plan_suite, reuse_cells, run_suite, setting_differences,
+                           suite_cells, write_report)
 
 BASE = TrainConfig(eval_episodes=1, pretrain_epochs=2, fit_every=512, media_every=0, checkpoint_every=None)
 
@@ -78,6 +78,8 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     assert png.exists() and png.stat().st_size > 5000
     rows = collect_rows(tmp_path)
     assert len(rows) == 3 and sum(r["status"] == "done" for r in rows) == 2
+    # each finished cell says which code made it (a commit here; None outside a git checkout)
+    assert all(r["code"] is None or len(r["code"].split("+")[0]) >= 7 for r in rows if r["status"] == "done")
 
     # a finished cell run with other settings does not stand for the cell asked for: refused
     with pytest.raises(ValueError, match=r"Reacher__true__s0 was run with other settings \(ppo gamma: ran 0.9, asked 0.5\)"):
@@ -95,6 +97,15 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     assert not any((other / "cells").iterdir())
     # the same PPO settings asked by flag rather than by the registry (Reacher's gamma is 0.9): it stands
     assert setting_differences(cells[0], replace(BASE, ppo={"gamma": 0.9}), tmp_path / "cells" / cells[0].name) == []
+    # --plan says what a bench would do, cell by cell, and writes nothing
+    planned = plan_suite(cells, BASE, tmp_path / "planned", reuse=[tmp_path])
+    assert planned[0].startswith("reused    Reacher__true__s0 from ") and planned[2] == "runs      Nope__true__s0"
+    assert planned[-1].endswith("0 finished, 2 reused, 0 resume from a checkpoint, 1 run from the start")
+    assert not (tmp_path / "planned").exists()
+    assert plan_suite(cells, BASE, tmp_path)[-1].endswith("2 finished, 0 reused, 0 resume from a checkpoint, 1 run "
+                                                          "from the start")
+    with pytest.raises(ValueError, match="other settings"):
+        plan_suite(cells, replace(BASE, ppo={"gamma": 0.5}), tmp_path)
     run_suite(cells[:2], BASE, other, workers=1, reuse=[tmp_path])
     out = capsys.readouterr().out
     assert out.count("reused ") == 2 and "2 finished before, 0 to run" in out
