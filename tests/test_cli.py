@@ -200,6 +200,10 @@ def test_a_run_from_before_ppo_settings_were_saved_gets_the_registry_of_its_time
     assert "target_kl" not in settings and settings["gamma"] == 0.9 and settings["n_steps"] == 2048
     (tmp_path / "config.json").write_text(json.dumps({"env": "InvertedDoublePendulum", "ppo": {"target_kl": 0.02}}))
     assert load_run_config(tmp_path).ppo_settings() == get_task("InvertedDoublePendulum").ppo
+    # Walker2d ran rl-zoo's values before they gave way to the standard settings
+    (tmp_path / "config.json").write_text(json.dumps({"env": "Walker2d"}))
+    settings = load_run_config(tmp_path).ppo_settings()
+    assert settings["n_steps"] == 512 and settings["clip_range"] == 0.1 and get_task("Walker2d").ppo["n_steps"] == 2048
     (tmp_path / "config.json").write_text(json.dumps({"env": "Nope"}))
     assert load_run_config(tmp_path).ppo_resolved is None  # an unknown task is reported where it is used
 
