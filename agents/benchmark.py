@@ -79,14 +79,16 @@ def is_one_comparison(rows: list[dict[str, Any]]) -> bool:
             and {r["reward"] for r in rows} == {"preferences", "true"})
 
 
-def bench_cells(base: TrainConfig, seeds: int | None, suite: str | None, true_task: str = "harness"):
-    """The cells of a bench (a suite, or ``base.env`` at ``base.labels`` against true-reward PPO for each
-    seed) and the folder name it gets without ``--name``; returns (list of suites.Cell, str)."""
+def bench_cells(base: TrainConfig, seeds: int | None, suite: str | None, true_task: str = "harness",
+                tasks: list[str] | None = None, budgets: list[int] | None = None):
+    """The cells of a bench (a suite, narrowed to ``tasks`` and label ``budgets`` where given, or
+    ``base.env`` at ``base.labels`` against true-reward PPO for each seed) and the folder name it gets
+    without ``--name``; returns (list of suites.Cell, str)."""
     from agents.suites import Cell, suite_cells
 
     if suite is not None:
         cells = suite_cells(suite, seeds, base.env if base.env != TrainConfig().env else None,
-                            base.timesteps, true_task)
+                            base.timesteps, true_task, tasks, budgets)
         return cells, f"{suite}__{time.strftime('%Y%m%d-%H%M%S')}"
     from envs.registry import get_task
     spec = get_task(base.env)
@@ -99,24 +101,26 @@ def bench_cells(base: TrainConfig, seeds: int | None, suite: str | None, true_ta
 
 
 def plan_bench(base: TrainConfig, seeds: int | None, name: str | None, suite: str | None = None,
-               reuse: list[Path] | None = None, true_task: str = "harness") -> list[str]:
+               reuse: list[Path] | None = None, true_task: str = "harness", tasks: list[str] | None = None,
+               budgets: list[int] | None = None) -> list[str]:
     """What ``run_bench`` with these arguments would do, cell by cell (suites.plan_suite); writes nothing."""
     from agents.suites import plan_suite
 
-    cells, default_name = bench_cells(base, seeds, suite, true_task)
+    cells, default_name = bench_cells(base, seeds, suite, true_task, tasks, budgets)
     return plan_suite(cells, base, Path(base.runs_dir) / "bench" / (name or default_name), reuse)
 
 
 def run_bench(base: TrainConfig, seeds: int | None, workers: int, name: str | None, suite: str | None = None,
               executor: str = "processes", address: str | None = None, reuse: list[Path] | None = None,
-              true_task: str = "harness") -> Path:
+              true_task: str = "harness", tasks: list[str] | None = None, budgets: list[int] | None = None) -> Path:
     """Run a suite (or, without one, ``base.env`` at ``base.labels`` against true-reward PPO) and
     write its report; for a single task also summary.md with the return and throughput ratios.
     ``reuse``: other bench folders whose finished cells of the same name and settings are copied in.
-    ``true_task``: where the true-reward cells train (``TrainConfig.true_task``)."""
+    ``true_task``: where the true-reward cells train (``TrainConfig.true_task``); ``tasks``, ``budgets``:
+    the part of the suite to run (its folder's report covers every cell asked for in it)."""
     from agents.suites import run_suite, write_report
 
-    cells, default_name = bench_cells(base, seeds, suite, true_task)
+    cells, default_name = bench_cells(base, seeds, suite, true_task, tasks, budgets)
     out = Path(base.runs_dir) / "bench" / (name or default_name)
     rows = run_suite(cells, base, out, workers, executor, address, reuse)
     write_report(out)

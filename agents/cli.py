@@ -29,6 +29,22 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+def _task_list(text: str) -> list[str]:
+    from envs.registry import UnknownTaskError, get_task
+    try:
+        return [get_task(t.strip()).name for t in text.split(",") if t.strip()] or _empty(text)
+    except UnknownTaskError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _budget_list(text: str) -> list[int]:
+    return [_positive_int(n.strip()) for n in text.split(",") if n.strip()] or _empty(text)
+
+
+def _empty(text: str):
+    raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(float(text))
@@ -190,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "without one: --env at --labels against true-reward PPO")
     bench.add_argument("--seeds", type=_positive_int, default=None,
                        help="number of seeds (0..N-1); default: the suite's (1 without a suite)")
+    bench.add_argument("--tasks", type=_task_list, default=None, metavar="T1,T2",
+                       help="with --suite: run only these tasks of it (a bench folder run in parts reports "
+                            "every cell asked for in it)")
+    bench.add_argument("--budgets", type=_budget_list, default=None, metavar="N1,N2",
+                       help="with --suite: these label budgets instead of the suite's (e.g. 700,1400)")
     bench.add_argument("--report", metavar="DIR", default=None,
                        help="rebuild results.csv, report.md and plots of the bench in DIR from its finished cells")
     bench.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1),
@@ -198,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--reuse", action="extend", nargs="+", default=[], metavar="BENCH_DIR",
                        help="copy finished cells of other bench folders that have the same name and settings "
                             "(e.g. their true-reward baselines) instead of running them; takes several "
-                            "folders (--reuse runs/bench/*/) and is repeatable; the first folder with a match wins")
+                            "folders (--reuse runs/bench/*/) and is repeatable; of several matches the newest run wins")
     bench.add_argument("--plan", action="store_true",
                        help="print what the bench would do, cell by cell (finished, reused from --reuse, resumed, "
                             "run from the start; cells of other settings passed over, with the settings that "
@@ -355,12 +376,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             for r in reuse:
                 if not (r / "cells").is_dir():
                     raise UsageError(f"--reuse {r}: not a bench folder (no cells/)")
+            if (args.tasks or args.budgets) and not args.suite:
+                raise UsageError("--tasks and --budgets narrow a --suite; without one use --env and --labels")
             if args.plan:
                 from agents.benchmark import plan_bench
-                print("\n".join(plan_bench(cfg, seeds, args.name, args.suite, reuse, true_task)))
+                print("\n".join(plan_bench(cfg, seeds, args.name, args.suite, reuse, true_task, args.tasks,
+                                            args.budgets)))
                 return 0
             out = run_bench(cfg, seeds, args.workers, args.name, args.suite, args.executor, args.address, reuse,
-                            true_task)
+                            true_task, args.tasks, args.budgets)
             _print_bench(out)
         return 0
     except UsageError as exc:

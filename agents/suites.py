@@ -89,17 +89,22 @@ NOT_YET: dict[str, str] = {}  # suites named before they can run: name -> why no
 
 
 def suite_cells(name: str, seeds: int | None, env: str | None, timesteps: int | None,
-                true_task: str = "harness") -> list[Cell]:
-    """The cells of suite ``name``; ``env``/``timesteps`` narrow or rescale it (e.g. teachers on Walker2d);
-    ``true_task``: where its true-reward baselines train."""
+                true_task: str = "harness", tasks: list[str] | None = None,
+                budgets: list[int] | None = None) -> list[Cell]:
+    """The cells of suite ``name``; ``env`` (one task) or ``tasks``, ``budgets`` (label budgets) and
+    ``timesteps`` narrow or rescale it (e.g. teachers on Walker2d; a task from outside the suite gets the
+    steps of its first); ``true_task``: where its true-reward baselines train."""
     if name in NOT_YET:
         raise ValueError(f"suite {name!r} {NOT_YET[name]}")
     if name not in SUITES:
         raise ValueError(f"unknown suite {name!r}; choose from {', '.join([*SUITES, *NOT_YET])}")
     suite = SUITES[name]
-    if env is not None:
-        steps = suite.tasks.get(env, next(iter(suite.tasks.values())))
-        suite = replace(suite, tasks={env: steps})
+    if env is not None or tasks:
+        first = next(iter(suite.tasks.values()))
+        names = [get_task(t).name for t in (tasks or [env])]
+        suite = replace(suite, tasks={t: suite.tasks.get(t, first) for t in names})
+    if budgets:
+        suite = replace(suite, labels=tuple(budgets))
     if timesteps is not None:
         suite = replace(suite, tasks={t: timesteps for t in suite.tasks})
     if true_task != "harness" and any(get_task(t).kind != "mujoco" for t in suite.tasks):
@@ -136,21 +141,24 @@ def setting_differences(cell: Cell, base: TrainConfig, run_dir: Path) -> list[st
 
 def _reuse_sources(cells: list[Cell], base: TrainConfig, folder: Path,
                    sources: list[Path]) -> tuple[dict[str, Path], list[str]]:
-    """For each of ``cells`` not finished in ``folder``, the first finished run of the same name and
-    settings in the bench folders ``sources`` ({cell name: run folder}), and one line per run passed over."""
+    """For each of ``cells`` not finished in ``folder``, the newest finished run (by its result.json) of the
+    same name and settings in the bench folders ``sources`` ({cell name: run folder}: the one nearest
+    today's code), and one line per run passed over for its settings."""
     found, passed = {}, []
     for cell in cells:
         if (folder / cell.name / "result.json").exists():
             continue
+        matches = []
         for src in sources:
             run_dir = src / "cells" / cell.name
-            if not (run_dir / "result.json").exists():
+            if not (run_dir / "result.json").exists() or run_dir.resolve() == (folder / cell.name).resolve():
                 continue
             if diff := setting_differences(cell, base, run_dir):
                 passed.append(f"not reused {run_dir} (other settings: {'; '.join(diff)})")
-                continue
-            found[cell.name] = run_dir
-            break
+            else:
+                matches.append(run_dir)
+        if matches:
+            found[cell.name] = max(matches, key=lambda d: (d / "result.json").stat().st_mtime)
     return found, passed
 
 
@@ -239,7 +247,7 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, exe
     folder.mkdir(parents=True, exist_ok=True)
     for note in reuse_cells(cells, base, folder, list(reuse or [])):
         print(note, flush=True)
-    (out / "grid.json").write_text(json.dumps([asdict(c) for c in cells], indent=2) + "\n")
+    _write_grid(out, cells)
     rows: list[dict[str, Any]] = []
     todo = [c for c in cells if not (folder / c.name / "result.json").exists()]
     rows += [_run_cell(c, base, folder) for c in cells if c not in todo]
@@ -263,6 +271,15 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, exe
                               "memory); finished cells and checkpoints are kept: run the same command again "
                               "to resume") from None
     return rows
+
+
+def _write_grid(out: Path, cells: list[Cell]) -> None:
+    """Add ``cells`` to the bench's grid.json: every cell ever asked for in the folder, in order, so that a
+    bench run in parts (``--tasks``, ``--budgets``) reports all of them."""
+    grid = out / "grid.json"
+    known = [Cell(**c) for c in json.loads(grid.read_text())] if grid.exists() else []
+    merged = known + [c for c in cells if c not in known]
+    grid.write_text(json.dumps([asdict(c) for c in merged], indent=2) + "\n")
 
 
 _IN_POOL_WORKER = False

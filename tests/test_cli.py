@@ -253,3 +253,18 @@ def test_bench_summary_is_written_only_for_one_learned_setting_against_the_basel
     assert not is_one_comparison([true, learned, dict(learned, teacher="mistake")])
     assert not is_one_comparison([true, learned, dict(true, env="Hopper")])
     assert not is_one_comparison([learned])
+
+
+def test_bench_plan_lists_the_cells_and_writes_nothing_and_a_misplaced_part_flag_gets_one_line(tmp_path):
+    out = prefrl("bench", "--suite", "paper-mujoco", "--tasks", "Swimmer,Reacher", "--budgets", "700", "--seeds", "1",
+                 "--plan", "--name", "p", "--runs-dir", "runs", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["runs      Swimmer__true__s0", "runs      Swimmer__pref700-random-oracle__s0",
+                                       "runs      Reacher__true__s0", "runs      Reacher__pref700-random-oracle__s0",
+                                       "4 cells in runs/bench/p: 0 finished, 0 reused, 0 resume from a checkpoint, "
+                                       "4 run from the start"]
+    assert not (tmp_path / "runs").exists()
+    for bad in (["--budgets", "700"], ["--suite", "paper-mujoco", "--tasks", "Swimer"]):
+        out = prefrl("bench", *bad, "--plan", "--runs-dir", "runs", cwd=tmp_path)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and ("narrow a --suite" in lines[0] or "Swimer" in lines[0])

@@ -1,5 +1,7 @@
 """Benchmark suites: the grid expands, resumes (finished cells skipped, failures reported), reports."""
 
+import os
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -24,6 +26,13 @@ def test_suites_expand_to_the_papers_grid():
     assert {c.labels for c in atari} == {None, 3300, 5500, 10000}
     with pytest.raises(ValueError, match="unknown suite"):
         suite_cells("everything", 1, None, None)
+    # a part of the grid: some tasks at some budgets
+    part = suite_cells("paper-mujoco", seeds=2, env=None, timesteps=None, tasks=["Swimmer", "hopper"], budgets=[700])
+    assert [c.name for c in part] == ["Swimmer__true__s0", "Swimmer__pref700-random-oracle__s0", "Swimmer__true__s1",
+                                      "Swimmer__pref700-random-oracle__s1", "Hopper__true__s0",
+                                      "Hopper__pref700-random-oracle__s0", "Hopper__true__s1",
+                                      "Hopper__pref700-random-oracle__s1"]
+    assert {c.timesteps for c in part} == {1_000_000}
 
 
 def test_gym_task_baselines_are_cells_of_their_own():
@@ -88,6 +97,7 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     capsys.readouterr()
     run_suite(cells[:1], replace(BASE, fit_rate=0.5), tmp_path, workers=1)
     assert "1 finished before, 0 to run" in capsys.readouterr().out
+    assert len(collect_rows(tmp_path)) == 3  # a bench run in parts reports every cell asked for in its folder
 
     # another bench reuses the finished cells with the same name and settings, and only those
     other = tmp_path / "other"
@@ -97,9 +107,12 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     assert not any((other / "cells").iterdir())
     # the same PPO settings asked by flag rather than by the registry (Reacher's gamma is 0.9): it stands
     assert setting_differences(cells[0], replace(BASE, ppo={"gamma": 0.9}), tmp_path / "cells" / cells[0].name) == []
-    # --plan says what a bench would do, cell by cell, and writes nothing
-    planned = plan_suite(cells, BASE, tmp_path / "planned", reuse=[tmp_path])
-    assert planned[0].startswith("reused    Reacher__true__s0 from ") and planned[2] == "runs      Nope__true__s0"
+    # --plan says what a bench would do, cell by cell, and writes nothing; of two matches the newer is reused
+    older = tmp_path / "older"
+    shutil.copytree(tmp_path / "cells" / "Reacher__true__s0", older / "cells" / "Reacher__true__s0")
+    os.utime(older / "cells" / "Reacher__true__s0" / "result.json", (1e9, 1e9))
+    planned = plan_suite(cells, BASE, tmp_path / "planned", reuse=[older, tmp_path])
+    assert planned[0].startswith(f"reused    Reacher__true__s0 from {tmp_path}/cells/") and planned[2] == "runs      Nope__true__s0"
     assert planned[-1].endswith("0 finished, 2 reused, 0 resume from a checkpoint, 1 run from the start")
     assert not (tmp_path / "planned").exists()
     assert plan_suite(cells, BASE, tmp_path)[-1].endswith("2 finished, 0 reused, 0 resume from a checkpoint, 1 run "
