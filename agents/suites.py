@@ -367,13 +367,20 @@ def write_report(out: Path) -> Path:
     ratios: dict[str, list[float]] = {}
     lines += ["| task | steps | labels | selection | teacher | seeds | true return | ratio to true-reward PPO |",
               "|---|---|---|---|---|---|---|---|"]
+    yardsticks = []
     for env, env_rows in by_env.items():
         groups: dict[tuple, list[dict[str, Any]]] = {}
-        for r in env_rows:
-            groups.setdefault((r["labels"], r["selection"], r["teacher"]), []).append(r)
-        base = [r["true_return_mean"] for r in groups.get((None, "random", "oracle"), []) if r["status"] == "done"]
-        base_mean = float(np.mean(base)) if base else float("nan")
-        for (labels, sel, teacher), g in sorted(groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1], kv[0][2])):
+        for r in env_rows:  # a task's baselines: one group per place they trained (harness, gym task)
+            where = trained_on(r) if r["labels"] is None else ""
+            groups.setdefault((r["labels"], r["selection"], r["teacher"], where), []).append(r)
+        base_means = {key: float(np.mean(done)) for key, g in groups.items() if key[0] is None
+                      if (done := [r["true_return_mean"] for r in g if r["status"] == "done"])}
+        best = max(base_means, key=base_means.__getitem__, default=None)
+        base_mean = base_means[best] if best else float("nan")
+        if len(base_means) > 1:  # the ratios are to the strongest
+            yardsticks.append(f"{env}: {_baseline_label(groups[best])}, {base_mean:.1f}")
+        for (labels, sel, teacher, _), g in sorted(groups.items(),
+                                                   key=lambda kv: (kv[0][0] or 0, kv[0][1], kv[0][2], kv[0][3])):
             done = [r["true_return_mean"] for r in g if r["status"] == "done"]
             if not done:
                 lines.append(f"| {env} | | {labels or _baseline_label(g)} | {sel} | {teacher} | 0/{len(g)} "
@@ -386,6 +393,9 @@ def write_report(out: Path) -> Path:
             lines.append(f"| {env} | {g[0]['timesteps']:,} | {labels or _baseline_label(g)} | {sel} | {teacher} | "
                          f"{len(done)}/{len(g)} | {mean:.1f} +- {std:.1f} | "
                          f"{'' if labels is None else format_ratio(mean, base_mean, 2)} |")
+    if yardsticks:
+        lines += ["", "Where a task has two true-reward baselines, its ratios are to the one with the higher true "
+                  "return: " + "; ".join(yardsticks) + "."]
     if ratios:
         lines += ["", "Mean ratio across tasks: " + ", ".join(
             f"{k}: **{np.mean(v):.2f}** ({len(v)} tasks)" for k, v in sorted(ratios.items()))]
@@ -410,6 +420,8 @@ def _baseline_label(rows: list[dict[str, Any]]) -> str:
 def _curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    if not (run_dir / "tb").is_dir():  # logs removed or never copied: the cell has no curve
+        return None
     ea = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0})
     ea.Reload()
     if "rollout/ep_rew_mean" not in ea.Tags()["scalars"]:

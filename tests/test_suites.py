@@ -227,3 +227,23 @@ def test_return_ratio_needs_a_positive_baseline():
     assert return_ratio(-50.0, 1000.0) == pytest.approx(-0.05)
     assert return_ratio(-100.9, -39.0) is None  # a worse agent must not score 2.59
     assert return_ratio(10.0, float("nan")) is None
+
+
+def test_a_task_with_two_baselines_is_measured_against_the_stronger(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    cells = {Cell("Hopper", None, 0, 1000): 3000.0, Cell("Hopper", None, 0, 1000, true_task="gym"): 1000.0,
+             Cell("Hopper", 700, 0, 1000): 1500.0, Cell("Swimmer", None, 0, 1000, true_task="gym"): 300.0,
+             Cell("Swimmer", 700, 0, 1000): 150.0}
+    (tmp_path / "grid.json").write_text(json.dumps([asdict(c) for c in cells]))
+    for cell, ret in cells.items():  # finished cells as a run leaves them (no TensorBoard logs: no curves)
+        (tmp_path / "cells" / cell.name).mkdir(parents=True)
+        (tmp_path / "cells" / cell.name / "result.json").write_text(json.dumps(
+            {"true_return_mean": ret, "true_return_std": 0.0, "true_task": cell.true_task}))
+    text = write_report(tmp_path).read_text()
+    assert "| Hopper | 1,000 | true reward (PPO) | random | oracle | 1/1 | 3000.0 +- 0.0 |  |" in text
+    assert "| Hopper | 1,000 | true reward (PPO, gym task) | random | oracle | 1/1 | 1000.0 +- 0.0 |  |" in text
+    assert "| Hopper | 1,000 | 700 | random | oracle | 1/1 | 1500.0 +- 0.0 | 0.50 |" in text  # not 1.50
+    assert "Hopper: true reward (PPO), 3000.0." in text and "Swimmer:" not in text  # Swimmer has one
+    assert "700-random-oracle: **0.50** (2 tasks)" in text

@@ -13,6 +13,7 @@ costs in r̂'s eyes, in units of forward reward; the truth is 1 + the unhealthy 
     python results/scripts/lean_fit.py RUN bt 700 '{"obs_only": true}'  # r̂ of observations only
     python results/scripts/lean_fit.py RUN bt 3000 '{"beta": 0.1}'      # Boltzmann-rational labels
     python results/scripts/lean_fit.py RUN bt 700 '{"segment": 20}'     # pairs of 20-step pieces
+    python results/scripts/lean_fit.py RUN bt 700 '{"equal": 0.1}'      # "equal" (0.5) within 0.1 x mean |clip return|
 """
 
 import json
@@ -37,6 +38,7 @@ def main() -> None:
     init_l2, rounds, extra_pen = var.pop("init_l2", 1e-2), var.pop("rounds", 20), var.pop("extra_pen", 0.0)
     obs_only = var.pop("obs_only", False)
     segment = var.pop("segment", 0)  # compare pieces of this many steps cut from the clips (0: whole clips)
+    equal = var.pop("equal", 0.0)  # label 0.5 when the returns differ by less than this x mean |clip return|
     beta = var.pop("beta", None)  # Boltzmann-rational labels: P(a wins) = sigmoid(beta (return a - return b))
     st = PreferenceStore(run / "store", create=False)
     labs = [lab for lab in st.labels() if lab.value is not None]
@@ -74,11 +76,14 @@ def main() -> None:
             cut = [(i, k) for i in train for k in range(0, len(ts[i]) - segment + 1, segment)]
             seg_x = [xs[i][k:k + segment] for i, k in cut]
             seg_t = [ts[i][k:k + segment] for i, k in cut]
+        within = equal * float(np.mean([abs(t.sum()) for t in seg_t]))
         for _ in range(n_pairs):
             a, b = rng.choice(len(seg_x), 2, replace=False)
             sa = (seg_t[a] - extra_pen * (seg_t[a] < CHARGED)).sum()
             sb = (seg_t[b] - extra_pen * (seg_t[b] < CHARGED)).sum()
-            if beta is None:
+            if abs(sa - sb) < within:
+                trainer.add(seg_x[a], seg_x[b], 0.5)
+            elif beta is None:
                 trainer.add(seg_x[a], seg_x[b], 0.5 if sa == sb else float(sa > sb))
             else:
                 trainer.add(seg_x[a], seg_x[b], float(rng.random() < 1 / (1 + np.exp(-beta * (sa - sb)))))
