@@ -401,8 +401,8 @@ def write_report(out: Path) -> Path:
             f"{k}: **{np.mean(v):.2f}** ({len(v)} tasks)" for k, v in sorted(ratios.items()))]
     failed = [r for r in rows if r["status"] != "done"]
     if failed:
-        lines += ["", "Cells not finished: " + ", ".join(f"{r['cell']} ({r['status']}: {r.get('error', '')})"
-                                                         for r in failed)]
+        lines += ["", "Cells not finished: " + ", ".join(
+            f"{r['cell']} ({r['status']}{': ' + r['error'] if r.get('error') else ''})" for r in failed)]
     for env in by_env:
         png = plot_curves(out, env, by_env[env])
         if png is not None:
