@@ -200,6 +200,8 @@ def test_a_run_from_before_ppo_settings_were_saved_gets_the_registry_of_its_time
     assert "target_kl" not in settings and settings["gamma"] == 0.9 and settings["n_steps"] == 2048
     (tmp_path / "config.json").write_text(json.dumps({"env": "InvertedDoublePendulum", "ppo": {"target_kl": 0.02}}))
     assert load_run_config(tmp_path).ppo_settings() == get_task("InvertedDoublePendulum").ppo
+    (tmp_path / "config.json").write_text(json.dumps({"env": "InvertedPendulum"}))
+    assert "target_kl" not in load_run_config(tmp_path).ppo_settings() and get_task("InvertedPendulum").ppo["target_kl"]
     # Walker2d ran rl-zoo's values before they gave way to the standard settings
     (tmp_path / "config.json").write_text(json.dumps({"env": "Walker2d"}))
     settings = load_run_config(tmp_path).ppo_settings()
