@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from pathlib import Path
@@ -36,9 +37,11 @@ def claim_run_dir(path: Path, force: bool) -> None:
     path.mkdir(parents=True)
 
 
+@functools.cache
 def code_version() -> str | None:
     """The prefrl commit the running code is from (short hash, ``+changes`` when tracked files differ
-    from it), for a run's result.json; None outside a git checkout."""
+    from it), for a run's result.json; None outside a git checkout. Asked once per process, at its first
+    run's start (``train.prepare``): a later commit does not change the code a process has loaded."""
     import subprocess
 
     repo = Path(__file__).resolve().parent.parent

@@ -105,6 +105,7 @@ class _Parts:
 def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, Any], LabelSchedule]:
     """Validate ``cfg`` completely (before anything is written); fill in the task's defaults."""
     cfg.validate()
+    code_version()  # what this process runs, before any later commit (see its docstring)
     # every default saved explicitly: a later default must not change this run
     vars(cfg).update(vars(cfg.resolved()))
     spec = cfg.task()
