@@ -37,10 +37,14 @@ def claim_run_dir(path: Path, force: bool) -> None:
     path.mkdir(parents=True)
 
 
+CODE_PATHS = ("envs", "preference", "agents", "ui", "pyproject.toml")
+"""What a run executes: a change elsewhere (README.md, RESULTS.md, tests) does not mark its code changed."""
+
+
 @functools.cache
 def code_version() -> str | None:
-    """The prefrl commit the running code is from (short hash, ``+changes`` when tracked files differ
-    from it), for a run's result.json; None outside a git checkout. Asked once per process, at its first
+    """The prefrl commit the running code is from (short hash, ``+changes`` when tracked files under
+    ``CODE_PATHS`` differ from it), for a run's result.json; None outside a git checkout. Asked once per process, at its first
     run's start (``train.prepare``): a later commit does not change the code a process has loaded."""
     import subprocess
 
@@ -48,8 +52,8 @@ def code_version() -> str | None:
     try:
         head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, timeout=10, check=True).stdout.strip()
-        changed = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                                 capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--",
+                                  *CODE_PATHS], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+changes" if changed else "") if head else None
