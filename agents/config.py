@@ -152,7 +152,8 @@ class TrainConfig:
         restart_after, reward_inputs, ppo_resolved; for Atari the paper's Atari settings, see
         ``_with_atari_defaults``): what ``config.json`` of a run of this config holds. Resolving a resolved
         config changes nothing."""
-        cfg = self._with_atari_defaults()
+        # a saved config (its PPO settings fixed) has them already: today's defaults must not rewrite it
+        cfg = self if self.ppo_resolved is not None else self._with_atari_defaults()
         spec = cfg.task()
         return replace(cfg, labels=spec.default_labels if cfg.labels is None else cfg.labels,
                        timesteps=spec.default_timesteps if cfg.timesteps is None else cfg.timesteps,

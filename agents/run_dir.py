@@ -43,8 +43,8 @@ CODE_PATHS = ("envs", "preference", "agents", "ui", "pyproject.toml")
 
 @functools.cache
 def code_version() -> str | None:
-    """The prefrl commit the running code is from (short hash, ``+changes`` when tracked files under
-    ``CODE_PATHS`` differ from it), for a run's result.json; None outside a git checkout. Asked once per process, at its first
+    """The prefrl commit the running code is from (short hash, ``+changes`` when files under ``CODE_PATHS``
+    differ from it, new files included), for a run's result.json; None outside a git checkout. Asked once per process, at its first
     run's start (``train.prepare``): a later commit does not change the code a process has loaded."""
     import subprocess
 
@@ -52,7 +52,7 @@ def code_version() -> str | None:
     try:
         head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, timeout=10, check=True).stdout.strip()
-        changed = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--",
+        changed = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--",
                                   *CODE_PATHS], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

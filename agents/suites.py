@@ -103,10 +103,10 @@ def suite_cells(name: str, seeds: int | None, env: str | None, timesteps: int | 
     suite = SUITES[name]
     if env is not None or tasks:
         first = next(iter(suite.tasks.values()))
-        names = [get_task(t).name for t in (tasks or [env])]
+        names = list(dict.fromkeys(get_task(t).name for t in (tasks or [env])))
         suite = replace(suite, tasks={t: suite.tasks.get(t, first) for t in names})
     if budgets:
-        suite = replace(suite, labels=tuple(budgets))
+        suite = replace(suite, labels=tuple(dict.fromkeys(budgets)))
     if timesteps is not None:
         suite = replace(suite, tasks={t: timesteps for t in suite.tasks})
     if true_task != "harness" and any(get_task(t).kind != "mujoco" for t in suite.tasks):
@@ -278,10 +278,17 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, exe
 def _write_grid(out: Path, cells: list[Cell]) -> None:
     """Add ``cells`` to the bench's grid.json: every cell ever asked for in the folder, in order, so that a
     bench run in parts (``--tasks``, ``--budgets``) reports all of them."""
+    import fcntl
+
     grid = out / "grid.json"
-    known = [Cell(**c) for c in json.loads(grid.read_text())] if grid.exists() else []
-    merged = known + [c for c in cells if c not in known]
-    grid.write_text(json.dumps([asdict(c) for c in merged], indent=2) + "\n")
+    with open(out / ".grid.lock", "w") as lock:  # parts of one bench started together: one at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        known = [Cell(**c) for c in json.loads(grid.read_text())] if grid.exists() else []
+        asked = {c.name: c for c in cells}  # a cell asked again (say, with other steps) replaces its old entry
+        merged = [asked.pop(c.name, c) for c in known] + list(asked.values())
+        tmp = grid.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps([asdict(c) for c in merged], indent=2) + "\n")
+        os.replace(tmp, grid)
 
 
 _IN_POOL_WORKER = False

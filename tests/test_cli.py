@@ -266,7 +266,8 @@ def test_bench_plan_lists_the_cells_and_writes_nothing_and_a_misplaced_part_flag
                                        "4 cells in runs/bench/p: 0 finished, 0 reused, 0 resume from a checkpoint, "
                                        "4 run from the start"]
     assert not (tmp_path / "runs").exists()
-    for bad in (["--budgets", "700"], ["--suite", "paper-mujoco", "--tasks", "Swimer"]):
+    for bad, why in ((["--budgets", "700"], "narrow a --suite"), (["--suite", "paper-mujoco", "--tasks", "Swimer"],
+                     "unknown task 'Swimer'"), (["--suite", "paper-mujoco", "--budgets", "700,1"], "at least 2")):
         out = prefrl("bench", *bad, "--plan", "--runs-dir", "runs", cwd=tmp_path)
         lines = out.stderr.strip().splitlines()
-        assert out.returncode == 2 and len(lines) == 1 and ("narrow a --suite" in lines[0] or "Swimer" in lines[0])
+        assert out.returncode == 2 and len(lines) == 1 and why in lines[0], out.stderr

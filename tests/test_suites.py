@@ -33,6 +33,19 @@ def test_suites_expand_to_the_papers_grid():
                                       "Hopper__pref700-random-oracle__s0", "Hopper__true__s1",
                                       "Hopper__pref700-random-oracle__s1"]
     assert {c.timesteps for c in part} == {1_000_000}
+    assert len(suite_cells("paper-mujoco", 1, None, None, tasks=["Swimmer", "swimmer"], budgets=[700, 700])) == 2
+
+
+def test_a_bench_folder_grid_keeps_one_entry_per_cell_name(tmp_path):
+    import json
+
+    from agents.suites import _write_grid
+
+    _write_grid(tmp_path, [Cell("Reacher", None, 0, 1024), Cell("Reacher", 20, 0, 1024)])
+    _write_grid(tmp_path, [Cell("Reacher", None, 0, 2048), Cell("Swimmer", None, 0, 1024)])  # asked again, other steps
+    grid = json.loads((tmp_path / "grid.json").read_text())
+    assert [(c["env"], c["labels"], c["timesteps"]) for c in grid] == [("Reacher", None, 2048), ("Reacher", 20, 1024),
+                                                                       ("Swimmer", None, 1024)]
 
 
 def test_gym_task_baselines_are_cells_of_their_own():
