@@ -32,13 +32,13 @@ class _Parser(argparse.ArgumentParser):
 def _task_list(text: str) -> list[str]:
     from envs.registry import UnknownTaskError, get_task
     try:
-        return list(dict.fromkeys(get_task(t.strip()).name for t in text.split(",") if t.strip())) or _empty(text)
+        return [get_task(t.strip()).name for t in text.split(",") if t.strip()] or _empty(text)
     except UnknownTaskError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _budget_list(text: str) -> list[int]:
-    budgets = list(dict.fromkeys(_positive_int(n.strip()) for n in text.split(",") if n.strip())) or _empty(text)
+    budgets = [_positive_int(n.strip()) for n in text.split(",") if n.strip()] or _empty(text)
     if min(budgets) < 2:
         raise argparse.ArgumentTypeError(f"a label budget must be at least 2, got {text!r}")
     return budgets

@@ -44,8 +44,9 @@ CODE_PATHS = ("envs", "preference", "agents", "ui", "pyproject.toml")
 @functools.cache
 def code_version() -> str | None:
     """The prefrl commit the running code is from (short hash, ``+changes`` when files under ``CODE_PATHS``
-    differ from it, new files included), for a run's result.json; None outside a git checkout. Asked once per process, at its first
-    run's start (``train.prepare``): a later commit does not change the code a process has loaded."""
+    differ from it, new files included), for a run's result.json; None outside a git checkout. Asked once
+    per process, at its first run's start (``train.prepare``): a later commit does not change the code a
+    process has loaded."""
     import subprocess
 
     repo = Path(__file__).resolve().parent.parent

@@ -153,7 +153,7 @@ def _reuse_sources(cells: list[Cell], base: TrainConfig, folder: Path,
         matches = []
         for src in sources:
             run_dir = src / "cells" / cell.name
-            if not (run_dir / "result.json").exists() or run_dir.resolve() == (folder / cell.name).resolve():
+            if not (run_dir / "result.json").exists():
                 continue
             if diff := setting_differences(cell, base, run_dir):
                 passed.append(f"not reused {run_dir} (other settings: {'; '.join(diff)})")
@@ -340,7 +340,8 @@ def _report_progress(row: dict[str, Any]) -> dict[str, Any]:
 # -- reports ---------------------------------------------------------------------------------
 CSV_FIELDS = ["cell", "env", "labels", "seed", "selection", "teacher", "true_task", "status", "timesteps",
               "true_return_mean", "true_return_std", "oracle_return_mean", "learned_return_mean", "reward_val_acc",
-              "reward_heldout_corr", "labels_answered", "wall_seconds", "steps_per_sec", "device", "date", "code", "error"]
+              "reward_heldout_corr", "labels_answered", "wall_seconds", "steps_per_sec", "device", "date", "code",
+              "error"]
 
 
 def collect_rows(out: Path) -> list[dict[str, Any]]:

@@ -80,6 +80,8 @@ _MUJOCO_DEFAULT = dict(n_envs=1, n_steps=2048, batch_size=64, n_epochs=10, learn
                        gae_lambda=0.95, clip_range=0.2, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5,
                        net=[64, 64], activation="tanh")
 
+_PENDULUM = dict(_MUJOCO_DEFAULT, target_kl=0.02)  # see the pendulums' entries below
+
 _PPO: dict[str, dict[str, Any]] = {
     "Hopper": dict(_MUJOCO_DEFAULT),
     # Walker2d: the standard settings, as Hopper (SB3's default 64x64 tanh policy, left unset as in the runs
@@ -105,16 +107,13 @@ _PPO: dict[str, dict[str, Any]] = {
     # full-size random updates: true-reward PPO on InvertedPendulum *lost* return over 100k steps
     # (standard return 2.6). With the standard settings, whose 2,048-step rollouts span whole
     # episodes, it reached 162 at 100k (RESULTS.md).
-    # Both pendulums: PPO's target_kl 0.02 stops an epoch loop whose update has run too far (see below). On
-    # InvertedPendulum at 1M steps, 33 of 489 learned-reward updates passed approx_kl 0.1 (up to 21) and the
-    # balancing agent fell for good near the end (700 labels: 53.1 against 1,000); with it, 1,000 (RESULTS.md,
-    # fifteenth session).
-    "InvertedPendulum": dict(_MUJOCO_DEFAULT, target_kl=0.02),
-    # InvertedDoublePendulum: PPO's target_kl 0.02 stops an epoch loop whose update has run too far. Without
-    # it one oversized update (approx_kl 0.21) toppled a balancing learned-reward agent for good, and 700
-    # labels reached 0.49 of true-reward PPO over 3 seeds at 1M steps; with it, 1.01 (RESULTS.md, twelfth and
-    # thirteenth sessions).
-    "InvertedDoublePendulum": dict(_MUJOCO_DEFAULT, target_kl=0.02),
+    # Both add PPO's target_kl 0.02, which stops an epoch loop whose update has run too far. Without it
+    # oversized updates toppled balancing learned-reward agents for good at 1M steps: on InvertedDoublePendulum
+    # (approx_kl 0.21) 700 labels reached 0.49 of true-reward PPO over 3 seeds, with it 1.01 (RESULTS.md,
+    # twelfth and thirteenth sessions); on InvertedPendulum (33 of 489 updates past approx_kl 0.1, up to 21)
+    # 53.1 against 1,000, with it 1,000 on 2 seeds (fifteenth session).
+    "InvertedPendulum": dict(_PENDULUM),
+    "InvertedDoublePendulum": dict(_PENDULUM),
 }
 
 # Registry PPO settings changed since runs began to save theirs in config.json (``ppo_resolved``): a run
