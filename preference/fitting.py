@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from preference.reward_model import RewardEnsemble
 
@@ -74,8 +75,14 @@ class FitStats:
 def preference_loss(ra: torch.Tensor, rb: torch.Tensor, mu: torch.Tensor, noise: float) -> torch.Tensor:
     """Per-pair cross-entropy: ra, rb summed rewards [N], mu = P(a better) [N] -> [N]."""
     logits = ra - rb
-    p = (1.0 - noise) * torch.sigmoid(logits) + noise / 2.0
-    return -(mu * torch.log(p) + (1.0 - mu) * torch.log1p(-p))
+    # log P(a) and log P(b) with P(a) = (1 - noise) sigmoid(logits) + noise / 2, in log space: finite for
+    # any gap, also with noise 0 (a plain sigmoid would round to 0 or 1 and give log 0).
+    log_a, log_b = F.logsigmoid(logits), F.logsigmoid(-logits)
+    if noise > 0:
+        keep, floor = math.log1p(-noise), math.log(noise / 2.0)
+        log_a = torch.logaddexp(log_a + keep, torch.full_like(log_a, floor))
+        log_b = torch.logaddexp(log_b + keep, torch.full_like(log_b, floor))
+    return -(mu * log_a + (1.0 - mu) * log_b)
 
 
 def pair_accuracy(ra: torch.Tensor, rb: torch.Tensor, mu: torch.Tensor) -> tuple[float, int]:

@@ -78,6 +78,24 @@ def test_loss_includes_ten_percent_random_answers():
     assert float(loss) == pytest.approx(-np.log(0.05), rel=1e-5)  # capped: never certain
 
 
+def test_loss_matches_its_formula_and_stays_finite_without_noise():
+    gaps = torch.tensor([-200.0, -3.0, 0.0, 2.0, 200.0])
+    mu = torch.tensor([0.0, 1.0, 0.5, 1.0, 1.0])
+    for noise in (0.0, 0.1):
+        p = (1 - noise) * torch.sigmoid(gaps.double()) + noise / 2
+        expected = -(mu * torch.log(p) + (1 - mu) * torch.log1p(-p))
+        loss = preference_loss(gaps, torch.zeros(5), mu, noise=noise)
+        assert torch.isfinite(loss).all()
+        np.testing.assert_allclose(loss.double().numpy()[1:4], expected.numpy()[1:4], rtol=1e-5)
+    # Without noise a confident right answer costs nothing and a confident wrong one its full gap.
+    assert float(loss_at(200.0, 1.0)) == pytest.approx(0.0, abs=1e-6)
+    assert float(loss_at(-200.0, 1.0)) == pytest.approx(200.0, rel=1e-5)
+
+
+def loss_at(gap: float, mu: float) -> torch.Tensor:
+    return preference_loss(torch.tensor([gap]), torch.tensor([0.0]), torch.tensor([mu]), noise=0.0)
+
+
 def test_l2_grows_when_validation_loss_runs_away():
     rng = np.random.default_rng(0)
     ens = RewardEnsemble(OBS, ACT, n_members=2, seed=0, init_l2=1e-6)

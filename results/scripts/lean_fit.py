@@ -13,6 +13,7 @@ costs in r̂'s eyes, in units of forward reward; the truth is 1 + the unhealthy 
     python results/scripts/lean_fit.py RUN bt 700 '{"obs_only": true}'  # r̂ of observations only
     python results/scripts/lean_fit.py RUN bt 3000 '{"beta": 0.1}'      # Boltzmann-rational labels
     python results/scripts/lean_fit.py RUN bt 700 '{"segment": 20}'     # pairs of 20-step pieces
+    python results/scripts/lean_fit.py RUN bt 700 '{"window": 20}'     # pairs at most 20 clips apart in time
     python results/scripts/lean_fit.py RUN bt 700 '{"equal": 0.1}'      # "equal" (0.5) within 0.1 x mean |clip return|
 """
 
@@ -39,6 +40,7 @@ def main() -> None:
     obs_only = var.pop("obs_only", False)
     segment = var.pop("segment", 0)  # compare pieces of this many steps cut from the clips (0: whole clips)
     equal = var.pop("equal", 0.0)  # label 0.5 when the returns differ by less than this x mean |clip return|
+    window = var.pop("window", 0)  # pair each clip with one at most this many clips away in time (0: any)
     beta = var.pop("beta", None)  # Boltzmann-rational labels: P(a wins) = sigmoid(beta (return a - return b))
     st = PreferenceStore(run / "store", create=False)
     labs = [lab for lab in st.labels() if lab.value is not None]
@@ -79,6 +81,11 @@ def main() -> None:
         within = equal * float(np.mean([abs(t.sum()) for t in seg_t]))
         for _ in range(n_pairs):
             a, b = rng.choice(len(seg_x), 2, replace=False)
+            if window:
+                a = int(rng.integers(len(seg_x)))
+                b = int(np.clip(a + rng.integers(-window, window + 1), 0, len(seg_x) - 1))
+                if a == b:
+                    continue
             sa = (seg_t[a] - extra_pen * (seg_t[a] < CHARGED)).sum()
             sb = (seg_t[b] - extra_pen * (seg_t[b] < CHARGED)).sum()
             if abs(sa - sb) < within:
