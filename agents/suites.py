@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -159,7 +159,9 @@ def _reuse_sources(cells: list[Cell], base: TrainConfig, folder: Path,
                 passed.append(f"not reused {run_dir} (other settings: {'; '.join(diff)})")
             else:
                 matches.append(run_dir)
-        if matches:
+        if matches and _running_elsewhere(folder, cell.name):
+            passed.append(f"not reused for {cell.name}: {RUNNING_ELSEWHERE}")
+        elif matches:
             found[cell.name] = max(matches, key=lambda d: (d / "result.json").stat().st_mtime)
     return found, passed
 
@@ -169,10 +171,17 @@ def reuse_cells(cells: list[Cell], base: TrainConfig, folder: Path, sources: lis
     baselines) that has the name and the settings of one of ``cells`` not finished here. Returns one
     line per cell copied or passed over."""
     found, passed = _reuse_sources(cells, base, folder, sources)
+    copied = []
     for name, run_dir in found.items():
-        shutil.rmtree(folder / name, ignore_errors=True)  # an unfinished try of this cell
-        shutil.copytree(run_dir, folder / name)
-    return passed + [f"reused {run_dir}{_provenance(run_dir)}" for run_dir in found.values()]
+        lock = _claim_cell(folder, name)  # held while copying: no other process starts the cell meanwhile
+        if lock is None:
+            passed.append(f"not reused for {name}: {RUNNING_ELSEWHERE}")
+            continue
+        with lock:
+            shutil.rmtree(folder / name, ignore_errors=True)  # an unfinished try of this cell
+            shutil.copytree(run_dir, folder / name)
+        copied.append(f"reused {run_dir}{_provenance(run_dir)}")
+    return passed + copied
 
 
 def _provenance(run_dir: Path) -> str:
@@ -188,12 +197,14 @@ def plan_suite(cells: list[Cell], base: TrainConfig, out: Path, reuse: list[Path
     folder = out / "cells"
     _refuse_other_settings(cells, base, folder)
     found, passed = _reuse_sources(cells, base, folder, list(reuse or []))
-    lines, counts = [], {"finished": 0, "resumes": 0, "reused": 0, "runs": 0}
+    lines, counts = [], {"finished": 0, "resumes": 0, "reused": 0, "runs": 0, "running": 0}
     for c in cells:
         if (folder / c.name / "result.json").exists():
             state, where = "finished", _provenance(folder / c.name)
         elif c.name in found:
             state, where = "reused", f" from {found[c.name]}{_provenance(found[c.name])}"
+        elif _running_elsewhere(folder, c.name):
+            state, where = "running", f" ({RUNNING_ELSEWHERE}: skipped)"
         elif (folder / c.name / "checkpoint").exists():
             state, where = "resumes", ""
         else:
@@ -201,7 +212,8 @@ def plan_suite(cells: list[Cell], base: TrainConfig, out: Path, reuse: list[Path
         counts[state] += 1
         lines.append(f"{state:9} {c.name}{where}")
     return [*passed, *lines, f"{len(cells)} cells in {out}: {counts['finished']} finished, {counts['reused']} "
-            f"reused, {counts['resumes']} resume from a checkpoint, {counts['runs']} run from the start"]
+            f"reused, {counts['resumes']} resume from a checkpoint, {counts['runs']} run from the start"
+            + (f", {counts['running']} running in another bench process" if counts["running"] else "")]
 
 
 def _refuse_other_settings(cells: list[Cell], base: TrainConfig, folder: Path) -> None:
@@ -221,8 +233,13 @@ def _run_cell(cell: Cell, base: TrainConfig, folder: Path) -> dict[str, Any]:
     from agents.train import resume, train
 
     run_dir = folder / cell.name
+    lock = None
     try:
-        if (run_dir / "result.json").exists():
+        if not (run_dir / "result.json").exists():
+            lock = _claim_cell(folder, cell.name)
+            if lock is None:
+                return {"cell": cell.name, **asdict(cell), "status": "running", "error": RUNNING_ELSEWHERE}
+        if (run_dir / "result.json").exists():  # also: finished by another bench process just now
             result = json.loads((run_dir / "result.json").read_text())
         elif (run_dir / "checkpoint").exists():
             result = resume(run_dir).result
@@ -236,6 +253,42 @@ def _run_cell(cell: Cell, base: TrainConfig, folder: Path) -> dict[str, Any]:
             raise
         (folder / f"{cell.name}.error.txt").write_text(traceback.format_exc())
         return {"cell": cell.name, **asdict(cell), "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        if lock is not None:
+            lock.close()  # releases the claim
+
+
+RUNNING_ELSEWHERE = "running in another bench process"
+
+
+def _claim_cell(folder: Path, name: str) -> IO[str] | None:
+    """Claim the right to run cell ``name`` of ``folder``: an exclusive lock on ``folder/.NAME.running``, held
+    until the returned file is closed (or its process ends, however it ends); None if another process
+    holds it. Two bench processes on one folder (parts started side by side) never run one cell twice."""
+    import fcntl
+
+    fh = open(folder / f".{name}.running", "a")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        return None
+    return fh
+
+
+def _running_elsewhere(folder: Path, name: str) -> bool:
+    """Whether another process is running cell ``name`` of ``folder`` now (creates nothing)."""
+    import fcntl
+
+    path = folder / f".{name}.running"
+    if not path.exists():
+        return False
+    with open(path) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
 
 
 def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, executor: str = "processes",
@@ -332,6 +385,8 @@ def _report_progress(row: dict[str, Any]) -> dict[str, Any]:
     if row["status"] == "done":
         print(f"{time.strftime('%H:%M:%S')} done   {row['cell']}: true return {row['true_return_mean']:.1f}",
               flush=True)
+    elif row["status"] == "running":
+        print(f"{time.strftime('%H:%M:%S')} skip   {row['cell']}: {row['error']}", flush=True)
     else:
         print(f"{time.strftime('%H:%M:%S')} FAILED {row['cell']}: {row['error']}", flush=True)
     return row

@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -136,6 +138,48 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("reused ") == 2 and "2 finished before, 0 to run" in out
     assert (other / "cells" / "Reacher__true__s0" / "result.json").read_text() == finished.read_text()
+
+
+_HOLD_CLAIM = ("import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+               "print('held', flush=True); sys.stdin.read()")
+
+
+def _another_process_runs(cells_dir, cell: Cell) -> subprocess.Popen:
+    """A process that holds ``cell``'s claim in ``cells_dir``, as a second bench process running it does."""
+    cells_dir.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_CLAIM, str(cells_dir / f".{cell.name}.running")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_cell_running_in_another_bench_process_is_neither_run_nor_replaced(tmp_path, capsys):
+    cell = Cell("Reacher", None, 0, 1024)
+    holder = _another_process_runs(tmp_path / "cells", cell)
+    try:
+        assert plan_suite([cell], BASE, tmp_path)[0] == (
+            "running   Reacher__true__s0 (running in another bench process: skipped)")
+        rows = run_suite([cell], BASE, tmp_path, workers=1)
+        assert [r["status"] for r in rows] == ["running"]
+        assert not (tmp_path / "cells" / cell.name).exists()  # nothing started here
+        assert "skip   Reacher__true__s0: running in another bench process" in capsys.readouterr().out
+    finally:
+        holder.kill()
+        holder.wait()
+    # the other process is gone (however it ended): its claim went with it, and the cell runs
+    assert [r["status"] for r in run_suite([cell], BASE, tmp_path, workers=1)] == ["done"]
+
+    # a finished run elsewhere is not copied over a cell that another bench process is running
+    other = tmp_path / "other" / "cells"
+    holder = _another_process_runs(other, cell)
+    try:
+        assert reuse_cells([cell], BASE, other, [tmp_path]) == [
+            "not reused for Reacher__true__s0: running in another bench process"]
+        assert not (other / cell.name).exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert reuse_cells([cell], BASE, other, [tmp_path])[0].startswith(f"reused {tmp_path}/cells/{cell.name}")
 
 
 def _saved_run(run_dir, cfg: TrainConfig) -> None:
