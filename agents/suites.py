@@ -442,8 +442,11 @@ def write_report(out: Path) -> Path:
                       if (done := [r["true_return_mean"] for r in g if r["status"] == "done"])}
         best = max(base_means, key=base_means.__getitem__, default=None)
         base_mean = base_means[best] if best else float("nan")
-        if len(base_means) > 1:  # the ratios are to the strongest
-            yardsticks.append(f"{env}: {_baseline_label(groups[best])}, {base_mean:.1f}")
+        if len(base_means) > 1:  # the ratios are to the strongest (each mean over the seeds it has: say how many)
+            others = [f"{_baseline_label(groups[k])} {m:.1f} ({_seeds(groups[k])})" for k, m in base_means.items()
+                      if k != best]
+            yardsticks.append(f"{env}: {_baseline_label(groups[best])}, {base_mean:.1f} ({_seeds(groups[best])}; "
+                              f"the other: {', '.join(others)})")
         for (labels, sel, teacher, _), g in sorted(groups.items(),
                                                    key=lambda kv: (kv[0][0] or 0, kv[0][1], kv[0][2], kv[0][3])):
             done = [r["true_return_mean"] for r in g if r["status"] == "done"]
@@ -474,6 +477,11 @@ def write_report(out: Path) -> Path:
             lines += ["", f"![{env}]({png.name})"]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return out / "report.md"
+
+
+def _seeds(rows: list[dict[str, Any]]) -> str:
+    n = sum(r["status"] == "done" for r in rows)
+    return f"{n} seed{'s' * (n != 1)}"
 
 
 def _baseline_label(rows: list[dict[str, Any]]) -> str:

@@ -302,5 +302,6 @@ def test_a_task_with_two_baselines_is_measured_against_the_stronger(tmp_path):
     assert "| Hopper | 1,000 | true reward (PPO) | random | oracle | 1/1 | 3000.0 +- 0.0 |  |" in text
     assert "| Hopper | 1,000 | true reward (PPO, gym task) | random | oracle | 1/1 | 1000.0 +- 0.0 |  |" in text
     assert "| Hopper | 1,000 | 700 | random | oracle | 1/1 | 1500.0 +- 0.0 | 0.50 |" in text  # not 1.50
-    assert "Hopper: true reward (PPO), 3000.0." in text and "Swimmer:" not in text  # Swimmer has one
+    assert ("Hopper: true reward (PPO), 3000.0 (1 seed; the other: true reward (PPO, gym task) 1000.0 (1 seed))."
+            in text and "Swimmer:" not in text)  # Swimmer has one
     assert "700-random-oracle: **0.50** (2 tasks)" in text
