@@ -143,7 +143,7 @@ def setting_differences(cell: Cell, base: TrainConfig, run_dir: Path) -> list[st
 
 def _reuse_sources(cells: list[Cell], base: TrainConfig, folder: Path,
                    sources: list[Path]) -> tuple[dict[str, Path], list[str]]:
-    """For each of ``cells`` not finished in ``folder``, the newest finished run (by its result.json) of the
+    """For each of ``cells`` not finished in ``folder``, the newest finished run (``_finished_at``) of the
     same name and settings in the bench folders ``sources`` ({cell name: run folder}: the one nearest
     today's code), and one line per run passed over for its settings."""
     found, passed = {}, []
@@ -162,8 +162,15 @@ def _reuse_sources(cells: list[Cell], base: TrainConfig, folder: Path,
         if matches and _running_elsewhere(folder, cell.name):
             passed.append(f"not reused for {cell.name}: {RUNNING_ELSEWHERE}")
         elif matches:
-            found[cell.name] = max(matches, key=lambda d: (d / "result.json").stat().st_mtime)
+            found[cell.name] = max(matches, key=_finished_at)
     return found, passed
+
+
+def _finished_at(run_dir: Path) -> float:
+    """When the finished run in ``run_dir`` ended (seconds since the epoch): as its result.json records it, or,
+    for runs older than that record, the file's modification time (kept by ``--reuse``'s copies)."""
+    result = run_dir / "result.json"
+    return float(json.loads(result.read_text()).get("finished") or result.stat().st_mtime)
 
 
 def reuse_cells(cells: list[Cell], base: TrainConfig, folder: Path, sources: list[Path]) -> list[str]:

@@ -341,7 +341,7 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
         "wall_seconds": time.perf_counter() - t_start, "resumed": start_steps > 0,
         "reward_hacking_alarm": callback.alarm_raised,
         "device": str(parts.device), "machine": f"{platform.node()} ({platform.machine()}, {_cpu_count()} cpus)",
-        "date": time.strftime("%Y-%m-%d"), "code": code_version(),
+        "date": time.strftime("%Y-%m-%d"), "finished": time.time(), "code": code_version(),
     }
     (run_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     store.close()

@@ -1,5 +1,6 @@
 """Benchmark suites: the grid expands, resumes (finished cells skipped, failures reported), reports."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -39,7 +40,6 @@ def test_suites_expand_to_the_papers_grid():
 
 
 def test_a_bench_folder_grid_keeps_one_entry_per_cell_name(tmp_path):
-    import json
 
     from agents.suites import _write_grid
 
@@ -123,11 +123,18 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     # the same PPO settings asked by flag rather than by the registry (Reacher's gamma is 0.9): it stands
     assert setting_differences(cells[0], replace(BASE, ppo={"gamma": 0.9}), tmp_path / "cells" / cells[0].name) == []
     # --plan says what a bench would do, cell by cell, and writes nothing; of two matches the newer is reused
+    # (newer: by the end time a result.json records, not by the file's time, which a plain copy resets)
     older = tmp_path / "older"
     shutil.copytree(tmp_path / "cells" / "Reacher__true__s0", older / "cells" / "Reacher__true__s0")
-    os.utime(older / "cells" / "Reacher__true__s0" / "result.json", (1e9, 1e9))
+    old_result = older / "cells" / "Reacher__true__s0" / "result.json"
+    old_result.write_text(json.dumps({**json.loads(old_result.read_text()), "finished": 1e9}))
+    os.utime(old_result, (4e9, 4e9))
     planned = plan_suite(cells, BASE, tmp_path / "planned", reuse=[older, tmp_path])
     assert planned[0].startswith(f"reused    Reacher__true__s0 from {tmp_path}/cells/") and planned[2] == "runs      Nope__true__s0"
+    old_result.write_text(json.dumps({k: v for k, v in json.loads(old_result.read_text()).items() if k != "finished"}))
+    os.utime(old_result, (4e9, 4e9))  # a run from before that record: its file's time stands in
+    assert plan_suite(cells, BASE, tmp_path / "planned", reuse=[older, tmp_path])[0].startswith(
+        f"reused    Reacher__true__s0 from {older}/cells/")
     assert planned[-1].endswith("0 finished, 2 reused, 0 resume from a checkpoint, 1 run from the start")
     assert not (tmp_path / "planned").exists()
     assert plan_suite(cells, BASE, tmp_path)[-1].endswith("2 finished, 0 reused, 0 resume from a checkpoint, 1 run "
@@ -287,7 +294,6 @@ def test_return_ratio_needs_a_positive_baseline():
 
 
 def test_a_task_with_two_baselines_is_measured_against_the_stronger(tmp_path):
-    import json
     from dataclasses import asdict
 
     cells = {Cell("Hopper", None, 0, 1000): 3000.0, Cell("Hopper", None, 0, 1000, true_task="gym"): 1000.0,
