@@ -407,7 +407,7 @@ CSV_FIELDS = ["cell", "env", "labels", "seed", "selection", "teacher", "true_tas
 
 
 def collect_rows(out: Path) -> list[dict[str, Any]]:
-    """Rows for every cell of the grid in ``out`` (finished from result.json, else failed/missing)."""
+    """Rows for every cell of the grid in ``out`` (finished from result.json, else running/failed/missing)."""
     grid = json.loads((out / "grid.json").read_text())
     rows = []
     for spec in grid:
@@ -416,6 +416,8 @@ def collect_rows(out: Path) -> list[dict[str, Any]]:
         err = out / "cells" / f"{cell.name}.error.txt"
         if res.exists():
             rows.append({"cell": cell.name, **spec, **json.loads(res.read_text()), "status": "done"})
+        elif _running_elsewhere(out / "cells", cell.name):
+            rows.append({"cell": cell.name, **spec, "status": "running", "error": ""})
         else:
             last = err.read_text().strip().splitlines()[-1] if err.exists() else ""
             rows.append({"cell": cell.name, **spec, "status": "failed" if err.exists() else "missing", "error": last})

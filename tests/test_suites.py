@@ -170,6 +170,7 @@ def test_a_cell_running_in_another_bench_process_is_neither_run_nor_replaced(tmp
         assert [r["status"] for r in rows] == ["running"]
         assert not (tmp_path / "cells" / cell.name).exists()  # nothing started here
         assert "skip   Reacher__true__s0: running in another bench process" in capsys.readouterr().out
+        assert "Cells not finished: Reacher__true__s0 (running)" in write_report(tmp_path).read_text()
     finally:
         holder.kill()
         holder.wait()
