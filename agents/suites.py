@@ -4,6 +4,7 @@ PPO per task and seed), run by a pool of processes, resumable, with tables and l
 from __future__ import annotations
 
 import csv
+import io
 import json
 import multiprocessing as mp
 import os
@@ -185,6 +186,8 @@ def reuse_cells(cells: list[Cell], base: TrainConfig, folder: Path, sources: lis
             passed.append(f"not reused for {name}: {RUNNING_ELSEWHERE}")
             continue
         with lock:
+            if (folder / name / "result.json").exists():  # finished here meanwhile, by another bench process
+                continue
             shutil.rmtree(folder / name, ignore_errors=True)  # an unfinished try of this cell
             shutil.copytree(run_dir, folder / name)
         copied.append(f"reused {run_dir}{_provenance(run_dir)}")
@@ -268,19 +271,28 @@ def _run_cell(cell: Cell, base: TrainConfig, folder: Path) -> dict[str, Any]:
 RUNNING_ELSEWHERE = "running in another bench process"
 
 
-def _claim_cell(folder: Path, name: str) -> IO[str] | None:
+def _claim_cell(folder: Path, name: str, patience: float = 1.0) -> IO[str] | None:
     """Claim the right to run cell ``name`` of ``folder``: an exclusive lock on ``folder/.NAME.running``, held
     until the returned file is closed (or its process ends, however it ends); None if another process
-    holds it. Two bench processes on one folder (parts started side by side) never run one cell twice."""
+    holds it for ``patience`` seconds (a mere look by ``_running_elsewhere`` holds it for microseconds). Two
+    bench processes on one folder (parts started side by side) never run one cell twice. Where the file
+    system has no locks, a warning, and the cell runs unclaimed."""
     import fcntl
 
     fh = open(folder / f".{name}.running", "a")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        return None
-    return fh
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fh
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                fh.close()
+                return None
+            time.sleep(0.05)
+        except OSError as exc:
+            print(f"warning: cannot lock {fh.name} ({exc.strerror}): {name} runs unclaimed", flush=True)
+            return fh
 
 
 def _running_elsewhere(folder: Path, name: str) -> bool:
@@ -290,11 +302,13 @@ def _running_elsewhere(folder: Path, name: str) -> bool:
     path = folder / f".{name}.running"
     if not path.exists():
         return False
-    with open(path) as fh:
+    with open(path, "a") as fh:  # opened for writing: NFS grants an exclusive lock only then
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
+        except OSError:  # no locks on this file system: nothing can be known to run
+            return False
     return False
 
 
@@ -346,9 +360,7 @@ def _write_grid(out: Path, cells: list[Cell]) -> None:
         known = [Cell(**c) for c in json.loads(grid.read_text())] if grid.exists() else []
         asked = {c.name: c for c in cells}  # a cell asked again (say, with other steps) replaces its old entry
         merged = [asked.pop(c.name, c) for c in known] + list(asked.values())
-        tmp = grid.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps([asdict(c) for c in merged], indent=2) + "\n")
-        os.replace(tmp, grid)
+        _replace_text(grid, json.dumps([asdict(c) for c in merged], indent=2) + "\n")
 
 
 _IN_POOL_WORKER = False
@@ -427,11 +439,12 @@ def collect_rows(out: Path) -> list[dict[str, Any]]:
 def write_report(out: Path) -> Path:
     """Rebuild results.csv, report.md and the learning-curve PNGs from the finished cells."""
     rows = collect_rows(out)
-    with open(out / "results.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in CSV_FIELDS})
+    table = io.StringIO()
+    w = csv.DictWriter(table, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k, "") for k in CSV_FIELDS})
+    _replace_text(out / "results.csv", table.getvalue())
     lines = [f"# Benchmark `{out.name}`", "",
              "Final true return (the unmodified gymnasium task's episodic return, mean +- std over seeds of "
              "each seed's 10-episode mean) and its ratio to PPO on the true reward at the same steps.", ""]
@@ -484,8 +497,15 @@ def write_report(out: Path) -> Path:
         png = plot_curves(out, env, by_env[env])
         if png is not None:
             lines += ["", f"![{env}]({png.name})"]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    _replace_text(out / "report.md", "\n".join(lines) + "\n")
     return out / "report.md"
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: benches finishing side by side in one folder never mix their reports."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _seeds(rows: list[dict[str, Any]]) -> str:

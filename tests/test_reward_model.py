@@ -86,7 +86,9 @@ def test_loss_matches_its_formula_and_stays_finite_without_noise():
         expected = -(mu * torch.log(p) + (1 - mu) * torch.log1p(-p))
         loss = preference_loss(gaps, torch.zeros(5), mu, noise=noise)
         assert torch.isfinite(loss).all()
-        np.testing.assert_allclose(loss.double().numpy()[1:4], expected.numpy()[1:4], rtol=1e-5)
+        known = torch.isfinite(expected)  # the plain formula itself fails at a gap of 200 without noise
+        assert int(known.sum()) >= 4
+        np.testing.assert_allclose(loss.double()[known].numpy(), expected[known].numpy(), rtol=1e-5, atol=1e-6)
     # Without noise a confident right answer costs nothing and a confident wrong one its full gap.
     assert float(loss_at(200.0, 1.0)) == pytest.approx(0.0, abs=1e-6)
     assert float(loss_at(-200.0, 1.0)) == pytest.approx(200.0, rel=1e-5)

@@ -190,6 +190,34 @@ def test_a_cell_running_in_another_bench_process_is_neither_run_nor_replaced(tmp
     assert reuse_cells([cell], BASE, other, [tmp_path])[0].startswith(f"reused {tmp_path}/cells/{cell.name}")
 
 
+def test_a_claim_guards_the_copy_and_the_run_themselves(tmp_path, monkeypatch):
+    import agents.suites as suites
+
+    cell = Cell("Reacher", None, 0, 1024)
+    src = tmp_path / "src" / "cells" / cell.name
+    _saved_run(src, cell.config(BASE))
+    (src / "result.json").write_text(json.dumps({"true_return_mean": -5.0}))
+    # the other process claims the cell just after the look for running cells: the copy still stands back
+    monkeypatch.setattr(suites, "_running_elsewhere", lambda folder, name: False)
+    holder = _another_process_runs(tmp_path / "cells", cell)
+    try:
+        assert reuse_cells([cell], BASE, tmp_path / "cells", [tmp_path / "src"]) == [
+            "not reused for Reacher__true__s0: running in another bench process"]
+    finally:
+        holder.kill()
+        holder.wait()
+    # a cell another process finished while this one waited for its claim is read, not run again
+    claim = suites._claim_cell
+
+    def finished_meanwhile(folder, name, patience=1.0):
+        shutil.copytree(src, folder / name)
+        return claim(folder, name, patience)
+
+    monkeypatch.setattr(suites, "_claim_cell", finished_meanwhile)
+    row = suites._run_cell(cell, BASE, tmp_path / "cells")
+    assert row["status"] == "done" and row["true_return_mean"] == -5.0
+
+
 def _saved_run(run_dir, cfg: TrainConfig) -> None:
     """A run folder holding only the config a run of ``cfg`` saves at its start."""
     run_dir.mkdir(parents=True)
