@@ -271,15 +271,20 @@ def _run_cell(cell: Cell, base: TrainConfig, folder: Path) -> dict[str, Any]:
 RUNNING_ELSEWHERE = "running in another bench process"
 
 
+def _claim_path(folder: Path, name: str) -> Path:
+    """The file whose lock claims cell ``name`` of ``folder``: ``folder/.NAME.running`` (kept after the run)."""
+    return folder / f".{name}.running"
+
+
 def _claim_cell(folder: Path, name: str, patience: float = 1.0) -> IO[str] | None:
-    """Claim the right to run cell ``name`` of ``folder``: an exclusive lock on ``folder/.NAME.running``, held
+    """Claim the right to run cell ``name`` of ``folder``: an exclusive lock on its ``_claim_path``, held
     until the returned file is closed (or its process ends, however it ends); None if another process
     holds it for ``patience`` seconds (a mere look by ``_running_elsewhere`` holds it for microseconds). Two
     bench processes on one folder (parts started side by side) never run one cell twice. Where the file
     system has no locks, a warning, and the cell runs unclaimed."""
     import fcntl
 
-    fh = open(folder / f".{name}.running", "a")
+    fh = open(_claim_path(folder, name), "a")
     deadline = time.monotonic() + patience
     while True:
         try:
@@ -299,7 +304,7 @@ def _running_elsewhere(folder: Path, name: str) -> bool:
     """Whether another process is running cell ``name`` of ``folder`` now (creates nothing)."""
     import fcntl
 
-    path = folder / f".{name}.running"
+    path = _claim_path(folder, name)
     if not path.exists():
         return False
     with open(path, "a") as fh:  # opened for writing: NFS grants an exclusive lock only then

@@ -40,7 +40,6 @@ def test_suites_expand_to_the_papers_grid():
 
 
 def test_a_bench_folder_grid_keeps_one_entry_per_cell_name(tmp_path):
-
     from agents.suites import _write_grid
 
     _write_grid(tmp_path, [Cell("Reacher", None, 0, 1024), Cell("Reacher", 20, 0, 1024)])
@@ -154,7 +153,9 @@ _HOLD_CLAIM = ("import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.flock(f, fc
 def _another_process_runs(cells_dir, cell: Cell) -> subprocess.Popen:
     """A process that holds ``cell``'s claim in ``cells_dir``, as a second bench process running it does."""
     cells_dir.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_CLAIM, str(cells_dir / f".{cell.name}.running")],
+    from agents.suites import _claim_path
+
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_CLAIM, str(_claim_path(cells_dir, cell.name))],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     return holder
