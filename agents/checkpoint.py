@@ -1,6 +1,6 @@
 """Checkpoints: everything a run needs to continue, written atomically.
 
-A checkpoint is the folder ``<run>/checkpoint/`` holding ``ppo.zip`` (SB3: policy, optimizer,
+A checkpoint is the folder ``<run>/checkpoint/`` holding ``ppo.zip`` (SB3, PPO or TRPO: policy, optimizer,
 step counters), ``vecnormalize.pkl`` and ``state.pt`` (reward ensemble, its optimizers and
 data-set bookkeeping, the label loop, the recent clips, random states). It is written into
 ``checkpoint.tmp/`` and swapped in by renames, so a crash at any moment leaves either the
@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from stable_baselines3 import PPO
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from agents.ppo_factory import algo_class
 from agents.reward_wrapper import RolloutRewardNormalize
 
 CKPT, TMP, OLD = "checkpoint", "checkpoint.tmp", "checkpoint.old"
@@ -27,7 +28,7 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing or unreadable (the message names the file)."""
 
 
-def save_checkpoint(run_dir: Path, model: PPO, norm: VecNormalize | None, state: dict[str, Any]) -> Path:
+def save_checkpoint(run_dir: Path, model: OnPolicyAlgorithm, norm: VecNormalize | None, state: dict[str, Any]) -> Path:
     """Write a checkpoint of ``model`` (and ``norm``) plus ``state``; return its folder."""
     tmp, final, old = run_dir / TMP, run_dir / CKPT, run_dir / OLD
     shutil.rmtree(tmp, ignore_errors=True)
@@ -76,12 +77,13 @@ def load_state(ckpt: Path) -> dict[str, Any]:
     return state
 
 
-def load_model(ckpt: Path, env: VecEnv, device: str) -> PPO:
+def load_model(ckpt: Path, env: VecEnv, device: str, algo: str = "ppo") -> OnPolicyAlgorithm:
+    """The checkpoint's policy and optimizer (``ppo.zip``, whichever ``algo`` wrote it) on ``env``."""
     path = ckpt / "ppo.zip"
     try:
-        return PPO.load(path, env=env, device=device)
+        return algo_class(algo).load(path, env=env, device=device)
     except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{path}: corrupt PPO checkpoint ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{path}: corrupt {algo.upper()} checkpoint ({type(exc).__name__}: {exc})") from None
 
 
 def load_normalization(ckpt: Path, venv: VecEnv) -> RolloutRewardNormalize:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from agents.config import LABELERS, REWARD_INPUTS, REWARDS, TRUE_TASKS, VALIDATIONS, TrainConfig
+from agents.config import ALGOS, LABELERS, REWARD_INPUTS, REWARDS, TRUE_TASKS, VALIDATIONS, TrainConfig
 from envs.registry import TASKS
 from preference.selection import SELECTIONS
 from preference.teachers import PRESETS
@@ -143,8 +143,12 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                         "(slower; exactly reproducible)")
     p.add_argument("--eval-episodes", type=int, default=d.eval_episodes,
                    help="final true-reward evaluation episodes; default %(default)s")
+    p.add_argument("--algo", choices=ALGOS, default=d.algo,
+                   help="the RL algorithm: SB3 PPO, or sb3-contrib's TRPO (the paper's; MuJoCo only), each with "
+                        "rl-zoo's settings for the task; default %(default)s")
     p.add_argument("--ppo", type=_ppo_override, action="append", default=[], metavar="KEY=VALUE",
-                   help="override a PPO setting of the task (repeatable), e.g. --ppo n_steps=2048")
+                   help="override a setting of the task's PPO, or TRPO with --algo trpo (repeatable), "
+                        "e.g. --ppo n_steps=2048")
     p.add_argument("--torch-threads", type=_positive_int, default=d.torch_threads,
                    help="torch CPU threads; default %(default)s")
     p.add_argument("--runs-dir", default=d.runs_dir, help="where run folders go; default %(default)s")
@@ -177,7 +181,7 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, validation=args.validation,
         unhealthy_penalty=args.unhealthy_penalty,
         restart_after=args.restart_after, random_episode_steps=args.random_episode_steps,
-        async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, ppo=dict(args.ppo),
+        async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, algo=args.algo, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
         progress=not args.quiet, checkpoint_every=args.checkpoint_every,
         media_every=args.media_every, fit_rate=args.fit_rate, sticky_actions=args.sticky_actions,
@@ -274,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "instead of the run's own. Repeatable")
     diag.add_argument("--episodes", type=_positive_int, default=1,
                       help="with --policy: episodes per policy; default %(default)s")
-    sub.add_parser("tasks", help="list the tasks and their settings")
+    tasks = sub.add_parser("tasks", help="list the tasks and their settings")
+    tasks.add_argument("--algo", choices=ALGOS, default=None,
+                       help="also print each task's settings of this RL algorithm (before any --ppo override)")
     return parser
 
 
@@ -282,11 +288,15 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None or x != x else f"{x:.2f}"
 
 
-def _cmd_tasks() -> None:
+def _cmd_tasks(algo: str | None) -> None:
     for spec in TASKS.values():
         print(f"{spec.name:24s} {spec.gym_id:28s} clip {spec.clip_steps:4d} steps  "
               f"episode {spec.episode_steps:5d}  labels {spec.default_labels:5d}  steps {spec.default_timesteps:,}  "
               f"r̂ of {'frames' if spec.kind == 'atari' else spec.reward_inputs}")
+        if algo is not None:
+            settings = spec.trpo if algo == "trpo" else spec.ppo
+            print(f"    {algo}: " + ("not offered" if settings is None else
+                                     ", ".join(f"{k}={v}" for k, v in settings.items())))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -294,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "tasks":
-            _cmd_tasks()
+            _cmd_tasks(args.algo)
             return 0
         if args.command == "label":
             from agents.labeling import export_labels, open_window

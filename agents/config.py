@@ -14,6 +14,7 @@ REWARDS = ("preferences", "true")
 LABELERS = ("oracle", "human", "human+oracle")
 REWARD_INPUTS = ("obs+act", "obs")  # what r̂ sees: observation and action (the paper), or the observation
 VALIDATIONS = ("out-of-bag", "split")  # each reward-model member's held-out comparisons (preference.fitting)
+ALGOS = ("ppo", "trpo")  # the RL algorithm: SB3 PPO, or sb3-contrib's TRPO (the paper's, MuJoCo only)
 TRUE_TASKS = ("harness", "gym")  # where true-reward PPO trains: prefrl's harness or the unmodified gym task
 
 
@@ -127,8 +128,11 @@ class TrainConfig:
     """Write a checkpoint every this many env steps (None: only on Ctrl-C / SIGTERM)."""
     eval_episodes: int = 10
     """Final evaluation episodes on the true reward."""
+    algo: str = "ppo"
+    """The RL algorithm: `ppo` (SB3) or `trpo` (sb3-contrib; the paper's, MuJoCo only). Each has its own
+    settings per task (rl-zoo's); ``ppo`` and ``ppo_resolved`` hold the chosen algorithm's."""
     ppo: dict[str, Any] = field(default_factory=dict)
-    """Overrides of the task's PPO settings (e.g. {"n_steps": 2048})."""
+    """Overrides of the task's PPO (or TRPO, with ``algo`` trpo) settings (e.g. {"n_steps": 2048})."""
     ppo_resolved: dict[str, Any] | None = None
     """The PPO settings the run uses: the task's with ``ppo`` and ``n_envs`` applied, fixed when it starts
     and saved in ``config.json``, so a later change to the registry neither changes a resumed run nor lets
@@ -182,7 +186,8 @@ class TrainConfig:
         (``ppo``, ``n_envs``) applied."""
         if self.ppo_resolved is not None:
             return dict(self.ppo_resolved)
-        return self._with_overrides(self.task().ppo)
+        spec = self.task()
+        return self._with_overrides(spec.trpo if self.algo == "trpo" and spec.trpo is not None else spec.ppo)
 
     def _with_overrides(self, task_ppo: dict[str, Any]) -> dict[str, Any]:
         """``task_ppo`` with this run's overrides (``ppo``, ``n_envs``) applied."""
@@ -218,6 +223,10 @@ class TrainConfig:
             raise ValueError(f"--normalize-on must be labeled or recent, got {self.normalize_on!r}")
         if self.validation not in VALIDATIONS:
             raise ValueError(f"--validation must be one of {', '.join(VALIDATIONS)}, got {self.validation!r}")
+        if self.algo not in ALGOS:
+            raise ValueError(f"--algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
+        if self.algo != "ppo" and get_task(self.env).trpo is None:
+            raise ValueError(f"--algo {self.algo} is offered for MuJoCo tasks only, not {self.env}")
         if self.true_task not in TRUE_TASKS:
             raise ValueError(f"--true-task must be one of {', '.join(TRUE_TASKS)}, got {self.true_task!r}")
         if self.true_task == "gym" and self.reward != "true":
@@ -270,6 +279,7 @@ class TrainConfig:
             data["restart_after"] = 1 if data["reset_on_fall"] else 0
         data.setdefault("reward_inputs", "obs+act")  # a run from before the option: r̂(o, a) was the only kind
         data.setdefault("validation", "split")  # a run from before the option: the only rule then
+        data.setdefault("algo", "ppo")  # a run from before the option: PPO was the only algorithm
         known = {f.name for f in fields(cls)}
         cfg = cls(**{k: v for k, v in data.items() if k in known})
         if cfg.ppo_resolved is None:  # a run from before its PPO settings were saved: the registry's then

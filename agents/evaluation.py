@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from stable_baselines3 import PPO
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
 from envs.mujoco import DEFAULT_PENALTY, make_mujoco_env, make_standard_env
@@ -20,7 +20,7 @@ from envs.registry import TaskSpec
 Actor = Callable[[np.ndarray], np.ndarray]
 
 
-def deterministic_actor(model: PPO, norm: VecNormalize | None) -> Actor:
+def deterministic_actor(model: OnPolicyAlgorithm, norm: VecNormalize | None) -> Actor:
     """The policy's deterministic action for one observation [obs_dim] -> [act_dim] (SB3 clips it to
     the action space)."""
     def act(obs: np.ndarray) -> np.ndarray:
@@ -59,7 +59,7 @@ def rollout(env, act: Actor, seed: int) -> Episode:
     return Episode(np.array(obs_l), np.array(act_l), np.array(rewards), infos)
 
 
-def _episode(env, model: PPO, norm: VecNormalize | None, seed: int, key: str | None) -> tuple[float, np.ndarray]:
+def _episode(env, model: OnPolicyAlgorithm, norm: VecNormalize | None, seed: int, key: str | None) -> tuple[float, np.ndarray]:
     """One deterministic episode: its return and the per-step ``info["unhealthy"]`` flags [T] (all
     False where the env has none)."""
     ep = rollout(env, deterministic_actor(model, norm), seed)
@@ -67,7 +67,7 @@ def _episode(env, model: PPO, norm: VecNormalize | None, seed: int, key: str | N
     return float(np.sum(rewards)), ep.info("unhealthy", False).astype(bool)
 
 
-def evaluate(model: PPO, norm: VecNormalize | None, spec: TaskSpec, episodes: int, seed: int,
+def evaluate(model: OnPolicyAlgorithm, norm: VecNormalize | None, spec: TaskSpec, episodes: int, seed: int,
              penalty: float = DEFAULT_PENALTY) -> dict[str, Any]:
     """Deterministic-policy returns over ``episodes`` episodes.
 
@@ -98,17 +98,20 @@ def evaluate(model: PPO, norm: VecNormalize | None, spec: TaskSpec, episodes: in
     return out
 
 
-def load_policy(run_dir: Path) -> tuple[PPO, VecNormalize | None, Path]:
+def load_policy(run_dir: Path) -> tuple[OnPolicyAlgorithm, VecNormalize | None, Path]:
     """A run's saved policy (final model, else its last checkpoint), its observation normalizer (None
     where the run has none) and the policy file's path."""
     from agents.checkpoint import CheckpointError, checkpoint_dir
+    from agents.config import load_run_config
+    from agents.ppo_factory import algo_class
 
+    algo = load_run_config(run_dir).algo
     folder = run_dir if (run_dir / "model.zip").is_file() else checkpoint_dir(run_dir)
     if folder is None:
         raise ValueError(f"{run_dir}: no trained policy yet (no model.zip and no checkpoint)")
     model_path = folder / ("model.zip" if folder == run_dir else "ppo.zip")
     try:
-        model = PPO.load(model_path, device="cpu")
+        model = algo_class(algo).load(model_path, device="cpu")
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"{model_path}: unreadable policy ({type(exc).__name__}: {exc})") from None
     norm = None

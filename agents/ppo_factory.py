@@ -1,13 +1,19 @@
-"""Build an SB3 PPO from a task's settings (rl-zoo's tuned values) plus user overrides."""
+"""Build the run's RL algorithm (SB3 PPO, or sb3-contrib's TRPO, the paper's) from a task's settings
+(rl-zoo's tuned values) plus user overrides."""
 
 from __future__ import annotations
 
 import inspect
 from typing import Any
 
+from sb3_contrib import TRPO
 from stable_baselines3 import PPO
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
+
+ALGOS: dict[str, type[OnPolicyAlgorithm]] = {"ppo": PPO, "trpo": TRPO}
+"""What ``--algo`` names: both are on-policy, so r̂ reaches either through the same rollout buffer."""
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 _POLICY_KEYS = ("net", "activation", "log_std_init", "ortho_init")
@@ -52,20 +58,27 @@ def split_settings(settings: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return n_envs, s
 
 
-def check_kwargs(kwargs: dict[str, Any]) -> None:
-    """Raise ValueError naming any keyword that SB3's PPO does not take."""
-    accepted = set(inspect.signature(PPO.__init__).parameters) - {"self", "env"}
+def algo_class(algo: str) -> type[OnPolicyAlgorithm]:
+    """The class ``algo`` names (``ppo`` or ``trpo``); ValueError for any other."""
+    if algo not in ALGOS:
+        raise ValueError(f"--algo must be one of {', '.join(ALGOS)}, got {algo!r}")
+    return ALGOS[algo]
+
+
+def check_kwargs(kwargs: dict[str, Any], algo: str = "ppo") -> None:
+    """Raise ValueError naming any keyword that ``algo``'s class does not take."""
+    accepted = set(inspect.signature(algo_class(algo).__init__).parameters) - {"self", "env"}
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
-        raise ValueError(f"unknown PPO setting(s): {', '.join(unknown)}")
+        raise ValueError(f"unknown {algo.upper()} setting(s): {', '.join(unknown)}")
 
 
-def make_ppo(venv: VecEnv, kwargs: dict[str, Any], seed: int, device: str) -> PPO:
-    """A PPO (MlpPolicy unless ``kwargs["policy"]`` names another, e.g. CnnPolicy for Atari) on
-    ``venv``; raises ValueError on an unknown PPO setting."""
+def make_ppo(venv: VecEnv, kwargs: dict[str, Any], seed: int, device: str, algo: str = "ppo") -> OnPolicyAlgorithm:
+    """A PPO, or the on-policy algorithm ``algo`` names, (MlpPolicy unless ``kwargs["policy"]`` names
+    another, e.g. CnnPolicy for Atari) on ``venv``; raises ValueError on an unknown setting."""
     kwargs = dict(kwargs)
     policy = kwargs.pop("policy", "MlpPolicy")
     try:
-        return PPO(policy, venv, seed=seed, device=device, verbose=0, **kwargs)
+        return algo_class(algo)(policy, venv, seed=seed, device=device, verbose=0, **kwargs)
     except TypeError as exc:
-        raise ValueError(f"bad PPO setting: {exc}") from None
+        raise ValueError(f"bad {algo.upper()} setting: {exc}") from None

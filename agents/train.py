@@ -111,7 +111,7 @@ def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, An
     spec = cfg.task()
     device = resolve_device(cfg.device)
     n_envs, ppo_kwargs = split_settings(cfg.ppo_settings())
-    check_kwargs(ppo_kwargs)
+    check_kwargs(ppo_kwargs, cfg.algo)
     schedule = LabelSchedule(cfg.labels, cfg.timesteps, cfg.initial_fraction, cfg.schedule_horizon)
     if cfg.reward == "preferences":
         fresh_clips = cfg.timesteps // spec.clip_steps
@@ -189,8 +189,8 @@ def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) ->
     spec, device, _, _, schedule = prepare(cfg)
     if note := cpu_cost_note(cfg, device.type, schedule.initial):
         print(note, file=sys.stderr)
-    exp = cfg.exp_name or (true_run_name(cfg.true_task) if cfg.reward == "true"
-                           else f"pref{cfg.labels}-{cfg.selection}")
+    exp = cfg.exp_name or ((true_run_name(cfg.true_task) if cfg.reward == "true"
+                            else f"pref{cfg.labels}-{cfg.selection}") + ("" if cfg.algo == "ppo" else f"-{cfg.algo}"))
     if run_dir is None:
         run_dir = new_run_dir(Path(cfg.runs_dir), spec.name, exp, cfg.seed)
     else:
@@ -212,7 +212,7 @@ def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) ->
             print(f"label clip pairs with: prefrl label {run_dir}", file=sys.stderr)
         parts.loop.pretrain(clips)
         _log_loop(logger, parts.loop, 0)
-    model = make_ppo(parts.ppo_env, parts.ppo_kwargs, cfg.seed, str(parts.device))
+    model = make_ppo(parts.ppo_env, parts.ppo_kwargs, cfg.seed, str(parts.device), cfg.algo)
     return _learn(cfg, run_dir, parts, model, logger, t_start, window_proc, exp)
 
 
@@ -242,7 +242,7 @@ def resume(run_dir: Path, overrides: dict[str, Any] | None = None) -> Run:
     parts.recorder.restore(state["recorder"])
     if isinstance(parts.ppo_env, VecNormalize):
         parts.ppo_env = load_normalization(ckpt, parts.wrapper)
-    model = load_model(ckpt, parts.ppo_env, str(parts.device))
+    model = load_model(ckpt, parts.ppo_env, str(parts.device), cfg.algo)
     model.num_timesteps = steps
     torch.set_rng_state(state["torch_rng"])  # after PPO.load, which reseeds torch
     logger = configure(str(run_dir / "tb"), ["tensorboard"])

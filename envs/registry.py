@@ -29,6 +29,7 @@ class TaskSpec:
             penalty) and then restarts underneath, with no done (the pendulums, which cannot recover
             from a fall); 0: it runs on in the fallen state.
         ppo: PPO settings (rl-zoo's tuned values for the v4 task, ported to v5).
+        trpo: TRPO settings (sb3-contrib; rl-zoo's tuned MuJoCo values), None where TRPO is not offered.
         normalize: wrap PPO's env in ``VecNormalize``.
         reward_inputs: what r̂ sees by default: ``"obs+act"`` (the paper) or ``"obs"``.
         default_labels: default label budget.
@@ -44,6 +45,7 @@ class TaskSpec:
     has_termination: bool = False
     restart_after: int = 0
     ppo: dict[str, Any] = field(default_factory=dict)
+    trpo: dict[str, Any] | None = None
     normalize: bool = True
     reward_inputs: str = "obs+act"
     default_labels: int = 700
@@ -149,9 +151,17 @@ _MUJOCO: list[TaskSpec] = [
              episode_steps=1000, has_termination=True, restart_after=PENDULUM_DOWN_STEPS),
 ]
 
+# TRPO, the paper's algorithm on MuJoCo (`--algo trpo`): rl-zoo's tuned MuJoCo values (hyperparams/trpo.yml,
+# `mujoco-defaults`, with its HalfCheetah and Swimmer entries); tasks rl-zoo lists no TRPO entry for (Reacher,
+# the pendulums) take the same values.
+_TRPO_MUJOCO = dict(n_envs=2, n_steps=1024, batch_size=128, gamma=0.99, gae_lambda=0.95, sub_sampling_factor=1,
+                    cg_max_steps=25, cg_damping=0.1, n_critic_updates=20, learning_rate=1e-3)
+_TRPO_CHANGES: dict[str, dict[str, Any]] = {"HalfCheetah": dict(target_kl=0.04), "Swimmer": dict(gamma=0.9999)}
+
 TASKS: dict[str, TaskSpec] = {}
 for _spec in _MUJOCO:
-    TASKS[_spec.name] = TaskSpec(**{**_spec.__dict__, "ppo": _PPO[_spec.name]})
+    TASKS[_spec.name] = TaskSpec(**{**_spec.__dict__, "ppo": _PPO[_spec.name],
+                                    "trpo": {**_TRPO_MUJOCO, **_TRPO_CHANGES.get(_spec.name, {})}})
 
 # Atari (issue 3): rl-zoo's PPO settings for every Atari game (hyperparams/ppo.yml, `atari`), CnnPolicy on
 # the masked 84x84x4 frames; no VecNormalize (the policy scales pixels; r̂ has std 0.05 as in the paper).

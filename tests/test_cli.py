@@ -108,6 +108,9 @@ def test_help_documents_every_flag(tmp_path):
     for flag in ("--env", "--reward", "--labels", "--timesteps", "--seed", "--selection", "--device", "--ppo"):
         assert flag in out.stdout
     assert prefrl("tasks", cwd=tmp_path).stdout.count("-v5") == 15  # 8 MuJoCo tasks, 7 Atari games
+    trpo = prefrl("tasks", "--algo", "trpo", cwd=tmp_path).stdout
+    assert trpo.count("trpo: n_envs=2") == 8 and trpo.count("trpo: not offered") == 7
+    assert "Swimmer" in trpo.split("gamma=0.9999")[0].splitlines()[-2]  # rl-zoo's one task-specific gamma
 
 
 def test_bench_summary_ratios():

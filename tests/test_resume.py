@@ -123,6 +123,37 @@ def test_bad_resume_inputs(finished_run, tmp_path):
     expect_usage_error(prefrl("train", "--resume", str(broken), cwd=tmp_path), "not a valid preference store")
 
 
+def test_trpo_run_resumes_after_kill_9_and_stays_trpo(tmp_path):
+    """``--algo trpo`` (the paper's algorithm): its checkpoint resumes as TRPO with TRPO's settings, its
+    policy loads for evaluation, and a setting TRPO does not take, or an Atari task, is refused."""
+    from sb3_contrib import TRPO
+
+    from agents.evaluation import load_policy
+
+    run = tmp_path / "run"
+    # Reacher under TRPO: 2 envs x 1,024 steps per rollout, so the first checkpoint comes at 2,048 of 4,096
+    args = [*RUN, "--algo", "trpo", "--timesteps", "4096", "--labels", "20", "--run-dir", str(run)]
+    proc = prefrl("train", *args, cwd=tmp_path, wait=False)
+    deadline = time.time() + 240
+    while checkpoint_step(run) < 2048 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "result.json").exists() and checkpoint_step(run) == 2048
+    out = prefrl("train", "--resume", str(run), "--quiet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    result = json.loads((run / "result.json").read_text())
+    assert result["timesteps"] == 4096 and result["resumed"] and result["labels_answered"] == 20
+    config = json.loads((run / "config.json").read_text())
+    assert config["algo"] == "trpo" and config["ppo_resolved"]["n_critic_updates"] == 20
+    model, _, _ = load_policy(run)
+    assert isinstance(model, TRPO) and model.n_steps == 1024 and model.n_envs == 2
+    expect_usage_error(prefrl("train", *args[:-2], "--ppo", "clip_range=0.2", cwd=tmp_path),
+                       "unknown TRPO setting(s): clip_range")
+    expect_usage_error(prefrl("train", "--env", "Pong", "--algo", "trpo", cwd=tmp_path),
+                       "--algo trpo is offered for MuJoCo tasks only")
+
+
 def test_budget_the_schedule_cannot_ask_is_refused(tmp_path):
     expect_usage_error(prefrl("train", "--env", "Reacher", "--labels", "500", "--timesteps", "2000", cwd=tmp_path),
                        "more than the schedule can ask")

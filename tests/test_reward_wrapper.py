@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.reward_wrapper import LearnedRewardVecEnv
@@ -109,11 +110,13 @@ def test_rollout_normalization_replays_vecnormalize_exactly():
     np.testing.assert_array_equal(deferred.normalize_reward(rewards[0]), rewards[0])  # placeholders pass through
 
 
-def test_ppo_buffer_is_the_same_with_deferred_r_hat():
-    """PPO's rollout buffer (rewards with timeout bootstraps, returns, advantages) is the same
-    whether r̂ comes step by step or in one batch at the end of the rollout."""
-    from stable_baselines3 import PPO
+@pytest.mark.parametrize("algo", ["ppo", "trpo"])
+def test_ppo_buffer_is_the_same_with_deferred_r_hat(algo):
+    """PPO's (or TRPO's) rollout buffer (rewards with timeout bootstraps, returns, advantages) is the
+    same whether r̂ comes step by step or in one batch at the end of the rollout."""
     from stable_baselines3.common.callbacks import BaseCallback
+
+    from agents.ppo_factory import algo_class
     from stable_baselines3.common.vec_env import VecNormalize
 
     from agents.reward_wrapper import RolloutRewardNormalize, settle_rollout
@@ -129,7 +132,7 @@ def test_ppo_buffer_is_the_same_with_deferred_r_hat():
     for defer in (False, True):
         wrapper = LearnedRewardVecEnv(make_venv(), _linear_reward, defer=defer)
         env = RolloutRewardNormalize(wrapper, gamma=0.99) if defer else VecNormalize(wrapper, gamma=0.99)
-        model = PPO("MlpPolicy", env, n_steps=120, batch_size=60, seed=3, device="cpu")
+        model = algo_class(algo)("MlpPolicy", env, n_steps=120, batch_size=60, seed=3, device="cpu")
         _, callback = model._setup_learn(240, Settle())
         callback.on_training_start(locals(), globals())
         for _ in range(2):  # the second rollout starts from the first one's reward statistics
