@@ -82,22 +82,26 @@ def is_one_comparison(rows: list[dict[str, Any]]) -> bool:
 def bench_cells(base: TrainConfig, seeds: int | None, suite: str | None, true_task: str = "harness",
                 tasks: list[str] | None = None, budgets: list[int] | None = None):
     """The cells of a bench (a suite, narrowed to ``tasks`` and label ``budgets`` where given, or
-    ``base.env`` at ``base.labels`` against true-reward PPO for each seed) and the folder name it gets
+    ``base.env`` at ``base.labels`` against the true reward for each seed) and the folder name it gets
     without ``--name``; returns (list of suites.Cell, str)."""
     from agents.suites import Cell, suite_cells
 
     if suite is not None:
         cells = suite_cells(suite, seeds, base.env if base.env != TrainConfig().env else None,
                             base.timesteps, true_task, tasks, budgets)
-        return cells, f"{suite}__{time.strftime('%Y%m%d-%H%M%S')}"
-    from envs.registry import get_task
-    spec = get_task(base.env)
-    steps = base.timesteps or spec.default_timesteps
-    labels = base.labels or spec.default_labels
-    cells = [c for seed in range(seeds or 1) for c in (Cell(spec.name, None, seed, steps, true_task=true_task),
-                                                       Cell(spec.name, labels, seed, steps, base.selection,
-                                                            base.teacher))]
-    return cells, f"{spec.name}__{labels}__{time.strftime('%Y%m%d-%H%M%S')}"
+        name = f"{suite}__{time.strftime('%Y%m%d-%H%M%S')}"
+    else:
+        from envs.registry import get_task
+        spec = get_task(base.env)
+        steps = base.timesteps or spec.default_timesteps
+        labels = base.labels or spec.default_labels
+        cells = [c for seed in range(seeds or 1) for c in (Cell(spec.name, None, seed, steps, true_task=true_task),
+                                                           Cell(spec.name, labels, seed, steps, base.selection,
+                                                                base.teacher))]
+        name = f"{spec.name}__{labels}__{time.strftime('%Y%m%d-%H%M%S')}"
+    for cell in cells:  # a setting one task of the grid cannot take (--algo trpo on Atari) is refused up front
+        cell.config(base).validate()
+    return cells, name
 
 
 def plan_bench(base: TrainConfig, seeds: int | None, name: str | None, suite: str | None = None,

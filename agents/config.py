@@ -187,7 +187,11 @@ class TrainConfig:
         if self.ppo_resolved is not None:
             return dict(self.ppo_resolved)
         spec = self.task()
-        return self._with_overrides(spec.trpo if self.algo == "trpo" and spec.trpo is not None else spec.ppo)
+        if self.algo == "ppo":
+            return self._with_overrides(spec.ppo)
+        if spec.trpo is None:
+            raise ValueError(f"--algo {self.algo} is offered for MuJoCo tasks only, not {spec.name}")
+        return self._with_overrides(spec.trpo)
 
     def _with_overrides(self, task_ppo: dict[str, Any]) -> dict[str, Any]:
         """``task_ppo`` with this run's overrides (``ppo``, ``n_envs``) applied."""

@@ -71,6 +71,8 @@ def check_kwargs(kwargs: dict[str, Any], algo: str = "ppo") -> None:
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
         raise ValueError(f"unknown {algo.upper()} setting(s): {', '.join(unknown)}")
+    if algo == "trpo" and kwargs.get("target_kl", 0.01) is None:
+        raise ValueError("TRPO needs a target_kl (its trust region's size); target_kl=None is for PPO")
 
 
 def make_ppo(venv: VecEnv, kwargs: dict[str, Any], seed: int, device: str, algo: str = "ppo") -> OnPolicyAlgorithm:

@@ -417,7 +417,7 @@ def _report_progress(row: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- reports ---------------------------------------------------------------------------------
-CSV_FIELDS = ["cell", "env", "labels", "seed", "selection", "teacher", "true_task", "status", "timesteps",
+CSV_FIELDS = ["cell", "env", "labels", "seed", "selection", "teacher", "true_task", "algo", "status", "timesteps",
               "true_return_mean", "true_return_std", "oracle_return_mean", "learned_return_mean", "reward_val_acc",
               "reward_heldout_corr", "labels_answered", "wall_seconds", "steps_per_sec", "device", "date", "code",
               "error"]
@@ -432,13 +432,27 @@ def collect_rows(out: Path) -> list[dict[str, Any]]:
         res = out / "cells" / cell.name / "result.json"
         err = out / "cells" / f"{cell.name}.error.txt"
         if res.exists():
-            rows.append({"cell": cell.name, **spec, **json.loads(res.read_text()), "status": "done"})
+            rows.append({"cell": cell.name, **spec, "algo": _algo(res.parent), **json.loads(res.read_text()),
+                         "status": "done"})
         elif _running_elsewhere(out / "cells", cell.name):
             rows.append({"cell": cell.name, **spec, "status": "running", "error": ""})
         else:
             last = err.read_text().strip().splitlines()[-1] if err.exists() else ""
             rows.append({"cell": cell.name, **spec, "status": "failed" if err.exists() else "missing", "error": last})
     return rows
+
+
+def _algo(run_dir: Path) -> str:
+    """The RL algorithm the run in ``run_dir`` trained with (its config; runs from before ``--algo`` ran PPO)."""
+    try:
+        return load_run_config(run_dir).algo
+    except ValueError:
+        return "ppo"
+
+
+def _algo_name(rows: list[dict[str, Any]]) -> str:
+    """How the report names the RL algorithm of ``rows`` (``PPO``, ``TRPO``, or ``PPO/TRPO`` where mixed)."""
+    return "/".join(sorted({str(r["algo"]).upper() for r in rows if r.get("algo")})) or "PPO"
 
 
 def write_report(out: Path) -> Path:
@@ -450,14 +464,18 @@ def write_report(out: Path) -> Path:
     for r in rows:
         w.writerow({k: r.get(k, "") for k in CSV_FIELDS})
     _replace_text(out / "results.csv", table.getvalue())
+    algo = _algo_name(rows)
     lines = [f"# Benchmark `{out.name}`", "",
              "Final true return (the unmodified gymnasium task's episodic return, mean +- std over seeds of "
-             "each seed's 10-episode mean) and its ratio to PPO on the true reward at the same steps.", ""]
+             f"each seed's 10-episode mean) and its ratio to {algo} on the true reward at the same steps.", ""]
+    if "/" in algo:
+        lines += [f"The cells of this folder trained with different RL algorithms ({algo}): each row's cells "
+                  "are listed in results.csv with theirs.", ""]
     by_env: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_env.setdefault(r["env"], []).append(r)
     ratios: dict[str, list[float]] = {}
-    lines += ["| task | steps | labels | selection | teacher | seeds | true return | ratio to true-reward PPO |",
+    lines += [f"| task | steps | labels | selection | teacher | seeds | true return | ratio to true-reward {algo} |",
               "|---|---|---|---|---|---|---|---|"]
     yardsticks = []
     for env, env_rows in by_env.items():
@@ -519,9 +537,9 @@ def _seeds(rows: list[dict[str, Any]]) -> str:
 
 
 def _baseline_label(rows: list[dict[str, Any]]) -> str:
-    """The table's name for the true-reward PPO cells ``rows``."""
-    where = trained_on(rows[0])
-    return "true reward (PPO)" if where == "harness" else f"true reward (PPO, {where} task)"
+    """The table's name for the true-reward cells ``rows``."""
+    where, algo = trained_on(rows[0]), _algo_name(rows)
+    return f"true reward ({algo})" if where == "harness" else f"true reward ({algo}, {where} task)"
 
 
 def _curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
@@ -538,7 +556,7 @@ def _curve(run_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def plot_curves(out: Path, env: str, rows: list[dict[str, Any]]) -> Path | None:
-    """True return against steps, one line per label budget plus PPO, shaded across seeds."""
+    """True return against steps, one line per label budget plus the true-reward baseline, shaded across seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -552,7 +570,7 @@ def plot_curves(out: Path, env: str, rows: list[dict[str, Any]]) -> Path | None:
         if curve is None:
             continue
         where = trained_on(r)
-        baseline = "PPO, true reward" + ("" if where == "harness" else f" ({where} task)")
+        baseline = f"{_algo_name([r])}, true reward" + ("" if where == "harness" else f" ({where} task)")
         label = baseline if r["labels"] is None else f"{r['labels']} labels ({r['selection']}, {r['teacher']})"
         groups.setdefault(label, []).append(curve)
     if not groups:

@@ -325,7 +325,7 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
     counts = store.counts()
     wrapper = parts.wrapper
     result: dict[str, Any] = {
-        "env": spec.name, "reward": cfg.reward, "true_task": cfg.true_task, "seed": cfg.seed,
+        "env": spec.name, "reward": cfg.reward, "true_task": cfg.true_task, "algo": cfg.algo, "seed": cfg.seed,
         "selection": cfg.selection,
         "timesteps": int(model.num_timesteps), "label_budget": cfg.labels if loop else 0,
         "labels_answered": counts["answered"], "labels_dropped": counts["dropped"],
@@ -374,7 +374,7 @@ def stop_on_signals():
 
 def _hparams(cfg: TrainConfig) -> dict[str, Any]:
     """The settings shown in TensorBoard's HParams tab (scalars only)."""
-    keys = ("env", "reward", "labels", "timesteps", "seed", "selection", "labeler", "teacher", "ensemble_size",
+    keys = ("env", "reward", "algo", "labels", "timesteps", "seed", "selection", "labeler", "teacher", "ensemble_size",
             "clip_seconds", "fit_every")
     return {k: getattr(cfg, k) for k in keys}
 

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,10 @@ def test_trpo_run_resumes_after_kill_9_and_stays_trpo(tmp_path):
     assert config["algo"] == "trpo" and config["ppo_resolved"]["n_critic_updates"] == 20
     model, _, _ = load_policy(run)
     assert isinstance(model, TRPO) and model.n_steps == 1024 and model.n_envs == 2
+    # what the resumed half trained and saved was a TRPO: a PPO (say, loaded from the TRPO checkpoint) writes
+    # its clip range and epochs into the file
+    saved = json.loads(zipfile.ZipFile(run / "model.zip").read("data"))
+    assert "n_critic_updates" in saved and "clip_range" not in saved and "n_epochs" not in saved
     expect_usage_error(prefrl("train", *args[:-2], "--ppo", "clip_range=0.2", cwd=tmp_path),
                        "unknown TRPO setting(s): clip_range")
     expect_usage_error(prefrl("train", "--env", "Pong", "--algo", "trpo", cwd=tmp_path),

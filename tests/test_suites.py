@@ -1,11 +1,14 @@
 """Benchmark suites: the grid expands, resumes (finished cells skipped, failures reported), reports."""
 
+import csv
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +16,7 @@ from agents.config import TrainConfig
 from agents.suites import (SUITES, Cell, collect_rows, plan_suite, reuse_cells, run_suite, setting_differences,
                            suite_cells, write_report)
 
+ROOT = Path(__file__).resolve().parents[1]
 BASE = TrainConfig(eval_episodes=1, pretrain_epochs=2, fit_every=512, media_every=0, checkpoint_every=None)
 
 
@@ -341,3 +345,32 @@ def test_a_task_with_two_baselines_is_measured_against_the_stronger(tmp_path):
     assert ("Hopper: true reward (PPO), 3000.0 (1 seed; the other: true reward (PPO, gym task) 1000.0 (1 seed))."
             in text and "Swimmer:" not in text)  # Swimmer has one
     assert "700-random-oracle: **0.50** (2 tasks)" in text
+
+
+def test_report_names_the_algorithm_the_cells_trained_with(tmp_path):
+    """A TRPO bench's report and CSV say TRPO (from each cell's config; a run without one ran PPO)."""
+    from dataclasses import asdict
+
+    cells = {Cell("Hopper", None, 0, 1000): 3000.0, Cell("Hopper", 700, 0, 1000): 1500.0}
+    (tmp_path / "grid.json").write_text(json.dumps([asdict(c) for c in cells]))
+    for cell, ret in cells.items():
+        (tmp_path / "cells" / cell.name).mkdir(parents=True)
+        (tmp_path / "cells" / cell.name / "result.json").write_text(json.dumps(
+            {"true_return_mean": ret, "true_return_std": 0.0, "true_task": cell.true_task}))
+        cell.config(TrainConfig(algo="trpo")).save(tmp_path / "cells" / cell.name / "config.json")
+    text = write_report(tmp_path).read_text()
+    assert "ratio to true-reward TRPO |" in text and "| Hopper | 1,000 | true reward (TRPO) |" in text
+    assert "PPO" not in text
+    assert all(r["algo"] == "trpo" for r in csv.DictReader(io.StringIO((tmp_path / "results.csv").read_text())))
+    (tmp_path / "cells" / Cell("Hopper", 700, 0, 1000).name / "config.json").unlink()  # as an older run: PPO
+    text = write_report(tmp_path).read_text()
+    assert "ratio to true-reward PPO/TRPO |" in text and "trained with different RL algorithms (PPO/TRPO)" in text
+
+
+def test_a_grid_with_a_task_the_algorithm_cannot_train_is_refused_before_anything_runs(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "agents.cli", "bench", "--suite", "paper-mujoco", "--algo", "trpo",
+                          "--tasks", "Swimmer,Pong", "--plan", "--runs-dir", str(tmp_path)],
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.strip() == \
+        "prefrl: error: --algo trpo is offered for MuJoCo tasks only, not Pong", out.stderr
+    assert not (tmp_path / "bench").exists()
