@@ -59,7 +59,8 @@ def rollout(env, act: Actor, seed: int) -> Episode:
     return Episode(np.array(obs_l), np.array(act_l), np.array(rewards), infos)
 
 
-def _episode(env, model: OnPolicyAlgorithm, norm: VecNormalize | None, seed: int, key: str | None) -> tuple[float, np.ndarray]:
+def _episode(env, model: OnPolicyAlgorithm, norm: VecNormalize | None, seed: int,
+             key: str | None) -> tuple[float, np.ndarray]:
     """One deterministic episode: its return and the per-step ``info["unhealthy"]`` flags [T] (all
     False where the env has none)."""
     ep = rollout(env, deterministic_actor(model, norm), seed)
