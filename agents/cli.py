@@ -294,7 +294,7 @@ def _cmd_tasks(algo: str | None) -> None:
               f"episode {spec.episode_steps:5d}  labels {spec.default_labels:5d}  steps {spec.default_timesteps:,}  "
               f"r̂ of {'frames' if spec.kind == 'atari' else spec.reward_inputs}")
         if algo is not None:
-            settings = spec.trpo if algo == "trpo" else spec.ppo
+            settings = spec.rl_settings(algo)
             print(f"    {algo}: " + ("not offered" if settings is None else
                                      ", ".join(f"{k}={v}" for k, v in settings.items())))
 

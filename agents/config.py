@@ -186,12 +186,15 @@ class TrainConfig:
         (``ppo``, ``n_envs``) applied."""
         if self.ppo_resolved is not None:
             return dict(self.ppo_resolved)
+        return self._with_overrides(self._task_settings())
+
+    def _task_settings(self) -> dict[str, Any]:
+        """The task's settings of this run's RL algorithm; ValueError where the task has none."""
         spec = self.task()
-        if self.algo == "ppo":
-            return self._with_overrides(spec.ppo)
-        if spec.trpo is None:
+        settings = spec.rl_settings(self.algo)
+        if settings is None:
             raise ValueError(f"--algo {self.algo} is offered for MuJoCo tasks only, not {spec.name}")
-        return self._with_overrides(spec.trpo)
+        return settings
 
     def _with_overrides(self, task_ppo: dict[str, Any]) -> dict[str, Any]:
         """``task_ppo`` with this run's overrides (``ppo``, ``n_envs``) applied."""
@@ -229,8 +232,7 @@ class TrainConfig:
             raise ValueError(f"--validation must be one of {', '.join(VALIDATIONS)}, got {self.validation!r}")
         if self.algo not in ALGOS:
             raise ValueError(f"--algo must be one of {', '.join(ALGOS)}, got {self.algo!r}")
-        if self.algo != "ppo" and get_task(self.env).trpo is None:
-            raise ValueError(f"--algo {self.algo} is offered for MuJoCo tasks only, not {self.env}")
+        self._task_settings()  # the task offers the algorithm
         if self.true_task not in TRUE_TASKS:
             raise ValueError(f"--true-task must be one of {', '.join(TRUE_TASKS)}, got {self.true_task!r}")
         if self.true_task == "gym" and self.reward != "true":

@@ -53,6 +53,10 @@ class TaskSpec:
     clip_seconds: float = 1.5
     fixed_clip_steps: int | None = None
 
+    def rl_settings(self, algo: str) -> dict[str, Any] | None:
+        """The task's settings of RL algorithm ``algo`` (``ppo`` or ``trpo``); None where it is not offered."""
+        return self.ppo if algo == "ppo" else self.trpo
+
     @property
     def clip_steps(self) -> int:
         if self.fixed_clip_steps is not None:
