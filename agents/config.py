@@ -109,6 +109,9 @@ class TrainConfig:
     restart_after: int | None = None
     """Where the task would end, the body stays down this many steps (each charged the penalty), then
     restarts underneath (no done); 0: it runs on fallen; None: the task's default (pendulums 10, else 0)."""
+    height_bonus: float | None = None
+    """Hopper, Walker2d, Ant: the oracle's true reward gains this much per step per metre of torso height
+    above the start height (rl-teacher's graded fall signal); None: the task's default (0, off)."""
     candidate_clips: int = 200
     """Queries are drawn from this many most recent clips."""
     clip_capacity: int = 2000
@@ -149,6 +152,8 @@ class TrainConfig:
     def task(self) -> TaskSpec:
         """The run's task: the registry's entry with this run's clip length and fall handling."""
         spec = replace(get_task(self.env), clip_seconds=self.clip_seconds, fixed_clip_steps=self.clip_steps)
+        if self.height_bonus is not None:
+            spec = replace(spec, height_bonus=self.height_bonus)
         return spec if self.restart_after is None else replace(spec, restart_after=self.restart_after)
 
     def resolved(self) -> "TrainConfig":
@@ -161,7 +166,8 @@ class TrainConfig:
         spec = cfg.task()
         return replace(cfg, labels=spec.default_labels if cfg.labels is None else cfg.labels,
                        timesteps=spec.default_timesteps if cfg.timesteps is None else cfg.timesteps,
-                       restart_after=spec.restart_after, reward_inputs=cfg.resolved_reward_inputs(),
+                       restart_after=spec.restart_after, height_bonus=spec.height_bonus,
+                       reward_inputs=cfg.resolved_reward_inputs(),
                        ppo_resolved=cfg.ppo_settings())
 
     def _with_atari_defaults(self) -> "TrainConfig":
@@ -226,6 +232,10 @@ class TrainConfig:
             raise ValueError(f"--restart-after must be >= 0, got {self.restart_after}")
         if self.unhealthy_penalty < 0:
             raise ValueError(f"--unhealthy-penalty must be >= 0, got {self.unhealthy_penalty}")
+        if self.height_bonus is not None and self.height_bonus < 0:
+            raise ValueError(f"--height-bonus must be >= 0, got {self.height_bonus}")
+        if self.height_bonus and get_task(self.env).height_qpos is None:
+            raise ValueError(f"--height-bonus is offered for Hopper, Walker2d and Ant only, not {self.env}")
         if self.normalize_on not in ("labeled", "recent"):
             raise ValueError(f"--normalize-on must be labeled or recent, got {self.normalize_on!r}")
         if self.validation not in VALIDATIONS:

@@ -34,17 +34,25 @@ class NoScoreMujoco(gym.Wrapper):
     the reward is a sharp function of the observation. N > 1 keeps the restart's start state from being
     the one thing that comes with every fall in a clip (RESULTS.md).
 
+    With ``height_bonus`` = w > 0 (and ``height_qpos``, the index of the torso's height in qpos), every
+    step also earns w x (torso height - its start height): a fall signal graded by how low the body is,
+    as rl-teacher's Hopper and Walker (height - 1, height - 2 per step), instead of only a cliff at the
+    unhealthy boundary.
+
     Example:
         >>> env = NoScoreMujoco(gym.make("Hopper-v5", terminate_when_unhealthy=False), unhealthy_penalty=1.0)
     """
 
     def __init__(self, env: gym.Env, unhealthy_penalty: float = DEFAULT_PENALTY, has_termination: bool = False,
-                 restart_after: int = 0):
+                 restart_after: int = 0, height_bonus: float = 0.0, height_qpos: int | None = None):
         super().__init__(env)
         if unhealthy_penalty < 0:
             raise ValueError("unhealthy_penalty must be >= 0")
         if restart_after < 0:
             raise ValueError("restart_after must be >= 0")
+        if height_bonus < 0 or (height_bonus and height_qpos is None):
+            raise ValueError("height_bonus must be >= 0, and needs the torso height's qpos index")
+        self.height_bonus, self.height_qpos = float(height_bonus), height_qpos
         self.unhealthy_penalty = float(unhealthy_penalty)
         self.has_termination = has_termination
         self.restart_after = restart_after
@@ -81,6 +89,9 @@ class NoScoreMujoco(gym.Wrapper):
             unhealthy = unhealthy_now
             if unhealthy:
                 true_reward -= self.unhealthy_penalty
+        if self.height_bonus:
+            i = self.height_qpos
+            true_reward += self.height_bonus * float(unwrapped.data.qpos[i] - unwrapped.init_qpos[i])
         info["true_reward"] = true_reward
         info["unhealthy"] = unhealthy
         info["physics_state"] = self.physics_state()
@@ -92,8 +103,9 @@ def make_mujoco_env(spec: TaskSpec, unhealthy_penalty: float = DEFAULT_PENALTY,
     """Build the agent-facing env for ``spec``: fixed-length episodes, reward 0, truth in info."""
     env = gym.make(spec.gym_id, max_episode_steps=spec.episode_steps, render_mode=render_mode,
                    disable_env_checker=True, **spec.env_kwargs)
-    return NoScoreMujoco(env, unhealthy_penalty=unhealthy_penalty,
-                         has_termination=spec.has_termination, restart_after=spec.restart_after)
+    return NoScoreMujoco(env, unhealthy_penalty=unhealthy_penalty, has_termination=spec.has_termination,
+                         restart_after=spec.restart_after, height_bonus=spec.height_bonus,
+                         height_qpos=spec.height_qpos)
 
 
 class GymTaskTruth(gym.Wrapper):

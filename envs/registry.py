@@ -28,6 +28,9 @@ class TaskSpec:
         restart_after: where the task would end, the body stays down this many steps (each charged the
             penalty) and then restarts underneath, with no done (the pendulums, which cannot recover
             from a fall); 0: it runs on in the fallen state.
+        height_qpos: index in ``qpos`` of the torso's height, for tasks whose body can fall (None: none).
+        height_bonus: the oracle's true reward gains this much per step per metre of torso height above
+            its start height (rl-teacher's shaped fall signal; 0: off).
         ppo: PPO settings (rl-zoo's tuned values for the v4 task, ported to v5).
         trpo: TRPO settings (sb3-contrib; rl-zoo's tuned MuJoCo values), None where TRPO is not offered.
         normalize: wrap PPO's env in ``VecNormalize``.
@@ -44,6 +47,8 @@ class TaskSpec:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     has_termination: bool = False
     restart_after: int = 0
+    height_qpos: int | None = None
+    height_bonus: float = 0.0
     ppo: dict[str, Any] = field(default_factory=dict)
     trpo: dict[str, Any] | None = None
     normalize: bool = True
@@ -134,11 +139,11 @@ _PPO_CHANGED_SINCE_RECORDING: dict[str, dict[str, Any]] = {
 
 _MUJOCO: list[TaskSpec] = [
     TaskSpec("Hopper", "Hopper-v5", "mujoco", dt=0.008, episode_steps=1000,
-             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True),
+             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=1),
     TaskSpec("Walker2d", "Walker2d-v5", "mujoco", dt=0.008, episode_steps=1000,
-             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True),
+             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=1),
     TaskSpec("Ant", "Ant-v5", "mujoco", dt=0.05, episode_steps=1000,
-             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True),
+             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=2),
     TaskSpec("HalfCheetah", "HalfCheetah-v5", "mujoco", dt=0.05, episode_steps=1000),
     # Swimmer's r̂ sees observations only: with the action in its inputs, r̂ was accurate yet the policy's
     # action noise collapsed early and 700 labels reached 0.73 of true-reward PPO (two seeds); without
