@@ -74,6 +74,8 @@ def test_smoke_run_writes_every_file_and_tag(tmp_path):
     (["--ppo", "novalue"], "KEY=VALUE"),
     (["--device", "tpu"], "unknown device"),
     (["--restart-after", "-1"], "--restart-after must be >= 0"),
+    (["--height-bonus", "-1", "--env", "Hopper"], "--height-bonus must be >= 0"),
+    (["--height-bonus", "1", "--env", "Swimmer"], "--height-bonus is offered for Hopper, Walker2d and Ant only"),
     (["--clip-steps", "1"], "--clip-steps must be at least 2"),
     (["--bogus-flag"], "unrecognized arguments"),
     (["--true-task", "gym"], "--true-task gym is for true-reward runs"),
@@ -151,6 +153,21 @@ def test_restart_after_flag_overrides_the_tasks_default():
     assert task("--env", "Hopper", "--clip-steps", "188").clip_steps == 188  # the paper's 1.5 s, past the cap
     assert task("--env", "Reacher", "--clip-steps", "188").clip_steps == 50  # never longer than the episode
 
+
+
+def test_height_bonus_flag_reaches_the_task_and_is_saved(tmp_path):
+    from agents.cli import _config_from, build_parser
+    from agents.config import load_run_config
+
+    def cfg(*args: str):
+        return _config_from(build_parser().parse_args(["train", *args]))
+
+    assert cfg("--env", "Hopper").task().height_bonus == 0.0  # off by default
+    hopper = cfg("--env", "Walker2d", "--height-bonus", "1.5")
+    assert hopper.task().height_bonus == 1.5
+    assert hopper.resolved().height_bonus == 1.5  # written out in config.json
+    (tmp_path / "config.json").write_text(json.dumps({"env": "Hopper"}))  # a run from before the flag
+    assert load_run_config(tmp_path).resolved().height_bonus == 0.0
 
 def test_random_policy_rollouts_restart_every_random_episode_steps():
     from agents.cli import _config_from, build_parser

@@ -38,6 +38,32 @@ def test_hopper_true_reward_drops_control_cost_and_penalizes_falling():
     assert saw_unhealthy, "a random Hopper should fall within 300 steps"
 
 
+
+@pytest.mark.parametrize("name, height_index", [("Hopper", 1), ("Walker2d", 1), ("Ant", 2)])
+def test_height_bonus_pays_the_torso_height_above_its_start(name, height_index):
+    # the same seeded episode with and without the bonus: the true rewards differ by exactly
+    # w x (torso height - start height), known from the physics state each step carries
+    w, penalty = 2.0, 3.0
+    envs = [make_mujoco_env(replace(get_task(name), height_bonus=b), unhealthy_penalty=penalty) for b in (0.0, w)]
+    for env in envs:
+        env.action_space.seed(3)
+        env.reset(seed=3)
+    start = envs[1].unwrapped.init_qpos[height_index]
+    heights = []
+    for _ in range(200):
+        action = envs[0].action_space.sample()
+        (*_, plain), (*_, shaped) = (env.step(action) for env in envs)
+        height = shaped["physics_state"][height_index]
+        heights.append(height)
+        assert shaped["true_reward"] - plain["true_reward"] == pytest.approx(w * (height - start), abs=1e-9)
+        assert shaped["unhealthy"] == plain["unhealthy"]  # the penalty still applies as before
+    assert min(heights) < start - 0.2, "a random body sinks, so the bonus turns negative"
+
+
+def test_height_bonus_needs_a_body_with_a_height():
+    with pytest.raises(ValueError, match="qpos index"):
+        make_mujoco_env(replace(get_task("HalfCheetah"), height_bonus=1.0))
+
 def test_the_gym_task_baseline_env_is_the_unmodified_task_with_the_harness_info():
     spec = get_task("Hopper")
     env, standard = make_gym_task_env(spec), make_standard_env(spec)
