@@ -138,6 +138,10 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="Hopper, Walker2d, Ant: the oracle's true reward gains W per step per metre of torso "
                         "height above the start height, a fall signal graded by how low the body is "
                         "(rl-teacher's Hopper and Walker use 1); default: 0")
+    p.add_argument("--tilt-penalty", type=float, default=None, metavar="V",
+                   help="Hopper, Walker2d: the oracle's true reward loses V per step times t^2, t = |torso pitch| / "
+                        "the pitch where gymnasium ends the episode (2t - 1 past it): V at that pitch, less "
+                        "nearer upright; default: 0")
     p.add_argument("--restart-after", type=int, default=None, metavar="N",
                    help="where gymnasium would end the episode, the body stays down N steps (each charged the "
                         "penalty), then restarts underneath with no done, as an Atari game after a lost life; "
@@ -184,7 +188,8 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
         pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, validation=args.validation,
         unhealthy_penalty=args.unhealthy_penalty,
-        restart_after=args.restart_after, height_bonus=args.height_bonus, random_episode_steps=args.random_episode_steps,
+        restart_after=args.restart_after, height_bonus=args.height_bonus,
+        tilt_penalty=args.tilt_penalty, random_episode_steps=args.random_episode_steps,
         async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, algo=args.algo, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
         progress=not args.quiet, checkpoint_every=args.checkpoint_every,

@@ -112,6 +112,9 @@ class TrainConfig:
     height_bonus: float | None = None
     """Hopper, Walker2d, Ant: the oracle's true reward gains this much per step per metre of torso height
     above the start height (rl-teacher's graded fall signal); None: the task's default (0, off)."""
+    tilt_penalty: float | None = None
+    """Hopper, Walker2d: the oracle's true reward loses this much per step times t^2, t = |torso pitch| / the
+    pitch where gymnasium ends the episode (2t - 1 past it); None: the task's default (0, off)."""
     candidate_clips: int = 200
     """Queries are drawn from this many most recent clips."""
     clip_capacity: int = 2000
@@ -154,6 +157,8 @@ class TrainConfig:
         spec = replace(get_task(self.env), clip_seconds=self.clip_seconds, fixed_clip_steps=self.clip_steps)
         if self.height_bonus is not None:
             spec = replace(spec, height_bonus=self.height_bonus)
+        if self.tilt_penalty is not None:
+            spec = replace(spec, tilt_penalty=self.tilt_penalty)
         return spec if self.restart_after is None else replace(spec, restart_after=self.restart_after)
 
     def resolved(self) -> "TrainConfig":
@@ -167,6 +172,7 @@ class TrainConfig:
         return replace(cfg, labels=spec.default_labels if cfg.labels is None else cfg.labels,
                        timesteps=spec.default_timesteps if cfg.timesteps is None else cfg.timesteps,
                        restart_after=spec.restart_after, height_bonus=spec.height_bonus,
+                       tilt_penalty=spec.tilt_penalty,
                        reward_inputs=cfg.resolved_reward_inputs(),
                        ppo_resolved=cfg.ppo_settings())
 
@@ -236,6 +242,10 @@ class TrainConfig:
             raise ValueError(f"--height-bonus must be >= 0, got {self.height_bonus}")
         if self.height_bonus and get_task(self.env).height_qpos is None:
             raise ValueError(f"--height-bonus is offered for Hopper, Walker2d and Ant only, not {self.env}")
+        if self.tilt_penalty is not None and self.tilt_penalty < 0:
+            raise ValueError(f"--tilt-penalty must be >= 0, got {self.tilt_penalty}")
+        if self.tilt_penalty and get_task(self.env).pitch_qpos is None:
+            raise ValueError(f"--tilt-penalty is offered for Hopper and Walker2d only, not {self.env}")
         if self.normalize_on not in ("labeled", "recent"):
             raise ValueError(f"--normalize-on must be labeled or recent, got {self.normalize_on!r}")
         if self.validation not in VALIDATIONS:

@@ -37,14 +37,17 @@ class NoScoreMujoco(gym.Wrapper):
     With ``height_bonus`` = w > 0 (and ``height_qpos``, the index of the torso's height in qpos), every
     step also earns w x (torso height - its start height): a fall signal graded by how low the body is,
     as rl-teacher's Hopper and Walker (height - 1, height - 2 per step), instead of only a cliff at the
-    unhealthy boundary.
+    unhealthy boundary. With ``tilt_penalty`` = v > 0 (and ``pitch_qpos``, ``pitch_limit``) every step
+    loses v x huber(|torso pitch| / pitch_limit), huber(t) = t^2 up to 1, 2t - 1 beyond: v at the pitch
+    where gymnasium would end the episode, less nearer upright, growing linearly past it.
 
     Example:
         >>> env = NoScoreMujoco(gym.make("Hopper-v5", terminate_when_unhealthy=False), unhealthy_penalty=1.0)
     """
 
     def __init__(self, env: gym.Env, unhealthy_penalty: float = DEFAULT_PENALTY, has_termination: bool = False,
-                 restart_after: int = 0, height_bonus: float = 0.0, height_qpos: int | None = None):
+                 restart_after: int = 0, height_bonus: float = 0.0, height_qpos: int | None = None,
+                 tilt_penalty: float = 0.0, pitch_qpos: int | None = None, pitch_limit: float | None = None):
         super().__init__(env)
         if unhealthy_penalty < 0:
             raise ValueError("unhealthy_penalty must be >= 0")
@@ -53,6 +56,9 @@ class NoScoreMujoco(gym.Wrapper):
         if height_bonus < 0 or (height_bonus and height_qpos is None):
             raise ValueError("height_bonus must be >= 0, and needs the torso height's qpos index")
         self.height_bonus, self.height_qpos = float(height_bonus), height_qpos
+        if tilt_penalty < 0 or (tilt_penalty and (pitch_qpos is None or not pitch_limit)):
+            raise ValueError("tilt_penalty must be >= 0, and needs the torso pitch's qpos index and limit")
+        self.tilt_penalty, self.pitch_qpos, self.pitch_limit = float(tilt_penalty), pitch_qpos, pitch_limit
         self.unhealthy_penalty = float(unhealthy_penalty)
         self.has_termination = has_termination
         self.restart_after = restart_after
@@ -92,6 +98,9 @@ class NoScoreMujoco(gym.Wrapper):
         if self.height_bonus:
             i = self.height_qpos
             true_reward += self.height_bonus * float(unwrapped.data.qpos[i] - unwrapped.init_qpos[i])
+        if self.tilt_penalty:
+            t = abs(float(unwrapped.data.qpos[self.pitch_qpos])) / self.pitch_limit
+            true_reward -= self.tilt_penalty * (t * t if t <= 1 else 2 * t - 1)
         info["true_reward"] = true_reward
         info["unhealthy"] = unhealthy
         info["physics_state"] = self.physics_state()
@@ -105,7 +114,8 @@ def make_mujoco_env(spec: TaskSpec, unhealthy_penalty: float = DEFAULT_PENALTY,
                    disable_env_checker=True, **spec.env_kwargs)
     return NoScoreMujoco(env, unhealthy_penalty=unhealthy_penalty, has_termination=spec.has_termination,
                          restart_after=spec.restart_after, height_bonus=spec.height_bonus,
-                         height_qpos=spec.height_qpos)
+                         height_qpos=spec.height_qpos, tilt_penalty=spec.tilt_penalty,
+                         pitch_qpos=spec.pitch_qpos, pitch_limit=spec.pitch_limit)
 
 
 class GymTaskTruth(gym.Wrapper):

@@ -31,6 +31,10 @@ class TaskSpec:
         height_qpos: index in ``qpos`` of the torso's height, for tasks whose body can fall (None: none).
         height_bonus: the oracle's true reward gains this much per step per metre of torso height above
             its start height (rl-teacher's shaped fall signal; 0: off).
+        pitch_qpos, pitch_limit: index in ``qpos`` of the torso's pitch angle, and the largest pitch (rad)
+            gymnasium calls healthy (None: no pitch).
+        tilt_penalty: the oracle's true reward loses this much per step times t^2, t = |pitch| / pitch_limit
+            (2t - 1 past the limit; 0: off).
         ppo: PPO settings (rl-zoo's tuned values for the v4 task, ported to v5).
         trpo: TRPO settings (sb3-contrib; rl-zoo's tuned MuJoCo values), None where TRPO is not offered.
         normalize: wrap PPO's env in ``VecNormalize``.
@@ -49,6 +53,9 @@ class TaskSpec:
     restart_after: int = 0
     height_qpos: int | None = None
     height_bonus: float = 0.0
+    pitch_qpos: int | None = None
+    pitch_limit: float | None = None
+    tilt_penalty: float = 0.0
     ppo: dict[str, Any] = field(default_factory=dict)
     trpo: dict[str, Any] | None = None
     normalize: bool = True
@@ -139,9 +146,11 @@ _PPO_CHANGED_SINCE_RECORDING: dict[str, dict[str, Any]] = {
 
 _MUJOCO: list[TaskSpec] = [
     TaskSpec("Hopper", "Hopper-v5", "mujoco", dt=0.008, episode_steps=1000,
-             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=1),
+             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=1,
+             pitch_qpos=2, pitch_limit=0.2),
     TaskSpec("Walker2d", "Walker2d-v5", "mujoco", dt=0.008, episode_steps=1000,
-             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=1),
+             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=1,
+             pitch_qpos=2, pitch_limit=1.0),
     TaskSpec("Ant", "Ant-v5", "mujoco", dt=0.05, episode_steps=1000,
              env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=2),
     TaskSpec("HalfCheetah", "HalfCheetah-v5", "mujoco", dt=0.05, episode_steps=1000),
