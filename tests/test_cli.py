@@ -76,6 +76,8 @@ def test_smoke_run_writes_every_file_and_tag(tmp_path):
     (["--restart-after", "-1"], "--restart-after must be >= 0"),
     (["--height-bonus", "-1", "--env", "Hopper"], "--height-bonus must be >= 0"),
     (["--height-bonus", "1", "--env", "Swimmer"], "--height-bonus is offered for Hopper, Walker2d and Ant only"),
+    (["--tilt-penalty", "-2", "--env", "Hopper"], "--tilt-penalty must be >= 0"),
+    (["--tilt-penalty", "1", "--env", "Ant"], "--tilt-penalty is offered for Hopper and Walker2d only"),
     (["--clip-steps", "1"], "--clip-steps must be at least 2"),
     (["--bogus-flag"], "unrecognized arguments"),
     (["--true-task", "gym"], "--true-task gym is for true-reward runs"),
@@ -155,7 +157,7 @@ def test_restart_after_flag_overrides_the_tasks_default():
 
 
 
-def test_height_bonus_flag_reaches_the_task_and_is_saved(tmp_path):
+def test_height_bonus_and_tilt_penalty_flags_reach_the_task_and_are_saved(tmp_path):
     from agents.cli import _config_from, build_parser
     from agents.config import load_run_config
 
@@ -168,6 +170,9 @@ def test_height_bonus_flag_reaches_the_task_and_is_saved(tmp_path):
     assert hopper.resolved().height_bonus == 1.5  # written out in config.json
     (tmp_path / "config.json").write_text(json.dumps({"env": "Hopper"}))  # a run from before the flag
     assert load_run_config(tmp_path).resolved().height_bonus == 0.0
+    assert load_run_config(tmp_path).resolved().tilt_penalty == 0.0
+    tilted = cfg("--env", "Hopper", "--tilt-penalty", "2")
+    assert tilted.task().tilt_penalty == 2.0 and tilted.resolved().tilt_penalty == 2.0
 
 def test_random_policy_rollouts_restart_every_random_episode_steps():
     from agents.cli import _config_from, build_parser

@@ -60,9 +60,30 @@ def test_height_bonus_pays_the_torso_height_above_its_start(name, height_index):
     assert min(heights) < start - 0.2, "a random body sinks, so the bonus turns negative"
 
 
-def test_height_bonus_needs_a_body_with_a_height():
+
+@pytest.mark.parametrize("name, limit", [("Hopper", 0.2), ("Walker2d", 1.0)])
+def test_tilt_penalty_charges_the_torso_pitch_against_gymnasiums_limit(name, limit):
+    # known answer: v x t^2, t = |pitch| / limit, up to the limit; v x (2t - 1) past it (a random body topples)
+    v = 3.0
+    envs = [make_mujoco_env(replace(get_task(name), tilt_penalty=b)) for b in (0.0, v)]
+    for env in envs:
+        env.action_space.seed(4)
+        env.reset(seed=4)
+    ts = []
+    for _ in range(300):
+        action = envs[0].action_space.sample()
+        (*_, plain), (*_, tilted) = (env.step(action) for env in envs)
+        t = abs(tilted["physics_state"][2]) / limit
+        ts.append(t)
+        expected = v * (t * t if t <= 1 else 2 * t - 1)
+        assert plain["true_reward"] - tilted["true_reward"] == pytest.approx(expected, abs=1e-9)
+    assert min(ts) < 0.5 and max(ts) > 1.0, "both sides of the limit were seen"
+
+def test_height_bonus_and_tilt_penalty_need_a_body_that_falls():
     with pytest.raises(ValueError, match="qpos index"):
         make_mujoco_env(replace(get_task("HalfCheetah"), height_bonus=1.0))
+    with pytest.raises(ValueError, match="pitch"):
+        make_mujoco_env(replace(get_task("Ant"), tilt_penalty=1.0))
 
 def test_the_gym_task_baseline_env_is_the_unmodified_task_with_the_harness_info():
     spec = get_task("Hopper")
