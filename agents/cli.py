@@ -132,16 +132,17 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                         "split of 1/e drawn independently of its bootstrap sample (it trains on ~40%%), or "
                         "the out-of-bag ones of its sample (1/e; it trains on ~63%%; RESULTS.md, seventh "
                         "session); default %(default)s")
-    p.add_argument("--unhealthy-penalty", type=float, default=d.unhealthy_penalty,
-                   help="true-reward penalty per step where gymnasium would end the episode; default %(default)s")
+    p.add_argument("--unhealthy-penalty", type=float, default=None,
+                   help="true-reward penalty per step where gymnasium would end the episode; default: the task's "
+                        "(5; Hopper 0, whose fall --height-bonus and --tilt-penalty price)")
     p.add_argument("--height-bonus", type=float, default=None, metavar="W",
                    help="Hopper, Walker2d, Ant: the oracle's true reward gains W per step per metre of torso "
                         "height above the start height, a fall signal graded by how low the body is "
-                        "(rl-teacher's Hopper and Walker use 1); default: 0")
+                        "(rl-teacher's Hopper and Walker use 1); default: the task's (Hopper 1, else 0)")
     p.add_argument("--tilt-penalty", type=float, default=None, metavar="V",
                    help="Hopper, Walker2d: the oracle's true reward loses V per step times t^2, t = |torso pitch| / "
                         "the pitch where gymnasium ends the episode (2t - 1 past it): V at that pitch, less "
-                        "nearer upright; default: 0")
+                        "nearer upright; default: the task's (Hopper 1, else 0)")
     p.add_argument("--restart-after", type=int, default=None, metavar="N",
                    help="where gymnasium would end the episode, the body stays down N steps (each charged the "
                         "penalty), then restarts underneath with no done, as an Atari game after a lost life; "

@@ -7,8 +7,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from envs.mujoco import DEFAULT_PENALTY
-from envs.registry import TaskSpec, UnknownTaskError, get_task, ppo_before_recording
+from envs.registry import DEFAULT_PENALTY, TaskSpec, UnknownTaskError, get_task, ppo_before_recording
 
 REWARDS = ("preferences", "true")
 LABELERS = ("oracle", "human", "human+oracle")
@@ -104,17 +103,18 @@ class TrainConfig:
     (1/e; it trains on ~63%)."""
     async_fit: bool = True
     """Refit the reward model in a background thread while PPO goes on (CPU device only)."""
-    unhealthy_penalty: float = DEFAULT_PENALTY
-    """True-reward penalty per step in a state where the gymnasium task would terminate."""
+    unhealthy_penalty: float | None = None
+    """True-reward penalty per step in a state where the gymnasium task would terminate; None: the task's
+    default (5; Hopper 0, whose fall is priced by height and tilt instead)."""
     restart_after: int | None = None
     """Where the task would end, the body stays down this many steps (each charged the penalty), then
     restarts underneath (no done); 0: it runs on fallen; None: the task's default (pendulums 10, else 0)."""
     height_bonus: float | None = None
     """Hopper, Walker2d, Ant: the oracle's true reward gains this much per step per metre of torso height
-    above the start height (rl-teacher's graded fall signal); None: the task's default (0, off)."""
+    above the start height (rl-teacher's graded fall signal); None: the task's default (Hopper 1, else 0)."""
     tilt_penalty: float | None = None
     """Hopper, Walker2d: the oracle's true reward loses this much per step times t^2, t = |torso pitch| / the
-    pitch where gymnasium ends the episode (2t - 1 past it); None: the task's default (0, off)."""
+    pitch where gymnasium ends the episode (2t - 1 past it); None: the task's default (Hopper 1, else 0)."""
     candidate_clips: int = 200
     """Queries are drawn from this many most recent clips."""
     clip_capacity: int = 2000
@@ -155,10 +155,9 @@ class TrainConfig:
     def task(self) -> TaskSpec:
         """The run's task: the registry's entry with this run's clip length and fall handling."""
         spec = replace(get_task(self.env), clip_seconds=self.clip_seconds, fixed_clip_steps=self.clip_steps)
-        if self.height_bonus is not None:
-            spec = replace(spec, height_bonus=self.height_bonus)
-        if self.tilt_penalty is not None:
-            spec = replace(spec, tilt_penalty=self.tilt_penalty)
+        for key in ("unhealthy_penalty", "height_bonus", "tilt_penalty"):  # the fall's price: set, or the task's
+            if getattr(self, key) is not None:
+                spec = replace(spec, **{key: getattr(self, key)})
         return spec if self.restart_after is None else replace(spec, restart_after=self.restart_after)
 
     def resolved(self) -> "TrainConfig":
@@ -171,8 +170,8 @@ class TrainConfig:
         spec = cfg.task()
         return replace(cfg, labels=spec.default_labels if cfg.labels is None else cfg.labels,
                        timesteps=spec.default_timesteps if cfg.timesteps is None else cfg.timesteps,
-                       restart_after=spec.restart_after, height_bonus=spec.height_bonus,
-                       tilt_penalty=spec.tilt_penalty,
+                       restart_after=spec.restart_after, unhealthy_penalty=spec.unhealthy_penalty,
+                       height_bonus=spec.height_bonus, tilt_penalty=spec.tilt_penalty,
                        reward_inputs=cfg.resolved_reward_inputs(),
                        ppo_resolved=cfg.ppo_settings())
 
@@ -236,7 +235,7 @@ class TrainConfig:
         from preference.teachers import PRESETS
         if self.restart_after is not None and self.restart_after < 0:
             raise ValueError(f"--restart-after must be >= 0, got {self.restart_after}")
-        if self.unhealthy_penalty < 0:
+        if self.unhealthy_penalty is not None and self.unhealthy_penalty < 0:
             raise ValueError(f"--unhealthy-penalty must be >= 0, got {self.unhealthy_penalty}")
         if self.height_bonus is not None and self.height_bonus < 0:
             raise ValueError(f"--height-bonus must be >= 0, got {self.height_bonus}")
@@ -306,6 +305,9 @@ class TrainConfig:
         data.setdefault("reward_inputs", "obs+act")  # a run from before the option: r̂(o, a) was the only kind
         data.setdefault("validation", "split")  # a run from before the option: the only rule then
         data.setdefault("algo", "ppo")  # a run from before the option: PPO was the only algorithm
+        data.setdefault("unhealthy_penalty", DEFAULT_PENALTY)  # the fall's price before it was per task
+        data.setdefault("height_bonus", 0.0)
+        data.setdefault("tilt_penalty", 0.0)
         known = {f.name for f in fields(cls)}
         cfg = cls(**{k: v for k, v in data.items() if k in known})
         if cfg.ppo_resolved is None:  # a run from before its PPO settings were saved: the registry's then

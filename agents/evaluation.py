@@ -13,7 +13,7 @@ import numpy as np
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
-from envs.mujoco import DEFAULT_PENALTY, make_mujoco_env, make_standard_env
+from envs.mujoco import make_mujoco_env, make_standard_env
 from envs.registry import TaskSpec
 
 
@@ -69,7 +69,7 @@ def _episode(env, model: OnPolicyAlgorithm, norm: VecNormalize | None, seed: int
 
 
 def evaluate(model: OnPolicyAlgorithm, norm: VecNormalize | None, spec: TaskSpec, episodes: int, seed: int,
-             penalty: float = DEFAULT_PENALTY) -> dict[str, Any]:
+             penalty: float | None = None) -> dict[str, Any]:
     """Deterministic-policy returns over ``episodes`` episodes.
 
     ``true_return_*``: the unmodified gymnasium task's episodic return (early termination and

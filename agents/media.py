@@ -8,7 +8,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from torch.utils.tensorboard import SummaryWriter
 
 from agents.tb import add_gif, annotate, scatter_figure
-from envs.mujoco import DEFAULT_PENALTY, make_mujoco_env
+from envs.mujoco import make_mujoco_env
 from envs.registry import TaskSpec
 from preference.clips import Clip
 from preference.loop import PreferenceLoop
@@ -21,7 +21,7 @@ class MediaLogger:
     """Renders (offscreen, small, subsampled) only when it logs, every ``every`` env steps."""
 
     def __init__(self, writer: SummaryWriter, spec: TaskSpec, every: int, loop: PreferenceLoop | None,
-                 penalty: float = DEFAULT_PENALTY):
+                 penalty: float | None = None):
         self.writer, self.spec, self.every, self.loop, self.penalty = writer, spec, every, loop, penalty
         self.stride = max(1, int(np.ceil((1.0 / spec.dt) / MAX_FPS)))
         self.fps = 1.0 / (spec.dt * self.stride)

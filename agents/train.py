@@ -54,7 +54,7 @@ class Run:
     result: dict[str, Any]
 
 
-def make_vec_env(spec: TaskSpec, n_envs: int, seed: int, penalty: float,
+def make_vec_env(spec: TaskSpec, n_envs: int, seed: int, penalty: float | None,
                  true_task: str = "harness") -> DummyVecEnv:
     """``n_envs`` copies of the harness (or, with ``true_task="gym"``, of the unmodified gym task)."""
     make = (lambda: make_gym_task_env(spec)) if true_task == "gym" else (lambda: make_mujoco_env(spec, penalty))
@@ -63,7 +63,7 @@ def make_vec_env(spec: TaskSpec, n_envs: int, seed: int, penalty: float,
     return venv
 
 
-def random_policy_clips(spec: TaskSpec, n_clips: int, seed: int, penalty: float,
+def random_policy_clips(spec: TaskSpec, n_clips: int, seed: int, penalty: float | None,
                         episode_steps: int | None = None) -> list[Clip]:
     """Roll a uniformly random policy until ``n_clips`` clips exist (before RL; not counted in steps),
     restarting every ``episode_steps`` steps (None: at the task's episode end)."""

@@ -12,12 +12,7 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
-from envs.registry import TaskSpec
-
-# Per step in a state where gymnasium would end the episode. Larger than any forward reward these
-# bodies reach, so that being unhealthy is worse than any healthy state (with a penalty of 1, a
-# Hopper leaning forward out of the healthy range scored more than one hopping upright; see RESULTS.md).
-DEFAULT_PENALTY = 5.0
+from envs.registry import DEFAULT_PENALTY, TaskSpec
 
 
 class NoScoreMujoco(gym.Wrapper):
@@ -107,9 +102,12 @@ class NoScoreMujoco(gym.Wrapper):
         return obs, 0.0, False, truncated, info
 
 
-def make_mujoco_env(spec: TaskSpec, unhealthy_penalty: float = DEFAULT_PENALTY,
+def make_mujoco_env(spec: TaskSpec, unhealthy_penalty: float | None = None,
                     render_mode: str | None = None) -> gym.Env:
-    """Build the agent-facing env for ``spec``: fixed-length episodes, reward 0, truth in info."""
+    """Build the agent-facing env for ``spec``: fixed-length episodes, reward 0, truth in info
+    (``unhealthy_penalty`` None: the task's)."""
+    if unhealthy_penalty is None:
+        unhealthy_penalty = spec.unhealthy_penalty
     env = gym.make(spec.gym_id, max_episode_steps=spec.episode_steps, render_mode=render_mode,
                    disable_env_checker=True, **spec.env_kwargs)
     return NoScoreMujoco(env, unhealthy_penalty=unhealthy_penalty, has_termination=spec.has_termination,

@@ -6,6 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+# Per step in a state where gymnasium would end the episode. Larger than any forward reward these
+# bodies reach, so that being unhealthy is worse than any healthy state (with a penalty of 1, a
+# Hopper leaning forward out of the healthy range scored more than one hopping upright; see RESULTS.md).
+DEFAULT_PENALTY = 5.0
+
+
 class UnknownTaskError(ValueError):
     """Raised for a task name that is not in the registry."""
 
@@ -28,6 +34,8 @@ class TaskSpec:
         restart_after: where the task would end, the body stays down this many steps (each charged the
             penalty) and then restarts underneath, with no done (the pendulums, which cannot recover
             from a fall); 0: it runs on in the fallen state.
+        unhealthy_penalty: the oracle's true-reward penalty per step in a state where gymnasium would end
+            the episode.
         height_qpos: index in ``qpos`` of the torso's height, for tasks whose body can fall (None: none).
         height_bonus: the oracle's true reward gains this much per step per metre of torso height above
             its start height (rl-teacher's shaped fall signal; 0: off).
@@ -51,6 +59,7 @@ class TaskSpec:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     has_termination: bool = False
     restart_after: int = 0
+    unhealthy_penalty: float = DEFAULT_PENALTY
     height_qpos: int | None = None
     height_bonus: float = 0.0
     pitch_qpos: int | None = None
@@ -145,9 +154,13 @@ _PPO_CHANGED_SINCE_RECORDING: dict[str, dict[str, Any]] = {
 }
 
 _MUJOCO: list[TaskSpec] = [
+    # Hopper's fall is priced by degree, not by a cliff: a preference fit could not price a flat penalty
+    # per unhealthy step (it charged a fall 0.3 of what the oracle did), so the agent dived and crawled
+    # (0.02 of true-reward PPO at 700 labels). Graded by torso height and pitch, r̂ tracks the truth
+    # (held-out correlation 0.99) and the agent hops (RESULTS.md, eighteenth session).
     TaskSpec("Hopper", "Hopper-v5", "mujoco", dt=0.008, episode_steps=1000,
              env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=1,
-             pitch_qpos=2, pitch_limit=0.2),
+             pitch_qpos=2, pitch_limit=0.2, unhealthy_penalty=0.0, height_bonus=1.0, tilt_penalty=1.0),
     TaskSpec("Walker2d", "Walker2d-v5", "mujoco", dt=0.008, episode_steps=1000,
              env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=1,
              pitch_qpos=2, pitch_limit=1.0),

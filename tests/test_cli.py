@@ -164,13 +164,17 @@ def test_height_bonus_and_tilt_penalty_flags_reach_the_task_and_are_saved(tmp_pa
     def cfg(*args: str):
         return _config_from(build_parser().parse_args(["train", *args]))
 
-    assert cfg("--env", "Hopper").task().height_bonus == 0.0  # off by default
-    hopper = cfg("--env", "Walker2d", "--height-bonus", "1.5")
-    assert hopper.task().height_bonus == 1.5
-    assert hopper.resolved().height_bonus == 1.5  # written out in config.json
-    (tmp_path / "config.json").write_text(json.dumps({"env": "Hopper"}))  # a run from before the flag
-    assert load_run_config(tmp_path).resolved().height_bonus == 0.0
-    assert load_run_config(tmp_path).resolved().tilt_penalty == 0.0
+    hopper, walker = cfg("--env", "Hopper").resolved(), cfg("--env", "Walker2d").resolved()
+    # Hopper's fall is priced by height and tilt by default, the others' by the flat penalty
+    assert (hopper.unhealthy_penalty, hopper.height_bonus, hopper.tilt_penalty) == (0.0, 1.0, 1.0)
+    assert (walker.unhealthy_penalty, walker.height_bonus, walker.tilt_penalty) == (5.0, 0.0, 0.0)
+    assert cfg("--env", "Hopper", "--unhealthy-penalty", "2").task().unhealthy_penalty == 2.0
+    walker = cfg("--env", "Walker2d", "--height-bonus", "1.5")
+    assert walker.task().height_bonus == 1.5
+    assert walker.resolved().height_bonus == 1.5  # written out in config.json
+    (tmp_path / "config.json").write_text(json.dumps({"env": "Hopper"}))  # a run from before the flags
+    old = load_run_config(tmp_path).resolved()
+    assert (old.unhealthy_penalty, old.height_bonus, old.tilt_penalty) == (5.0, 0.0, 0.0)  # what it ran with
     tilted = cfg("--env", "Hopper", "--tilt-penalty", "2")
     assert tilted.task().tilt_penalty == 2.0 and tilted.resolved().tilt_penalty == 2.0
 

@@ -23,7 +23,7 @@ def test_episodes_have_fixed_length_and_hide_the_reward(name):
 
 
 def test_hopper_true_reward_drops_control_cost_and_penalizes_falling():
-    spec = get_task("Hopper")
+    spec = replace(get_task("Hopper"), height_bonus=0.0, tilt_penalty=0.0)  # the flat penalty alone
     env = make_mujoco_env(spec, unhealthy_penalty=2.5)
     env.action_space.seed(1)
     env.reset(seed=1)
@@ -85,6 +85,24 @@ def test_height_bonus_and_tilt_penalty_need_a_body_that_falls():
     with pytest.raises(ValueError, match="pitch"):
         make_mujoco_env(replace(get_task("Ant"), tilt_penalty=1.0))
 
+
+def test_hoppers_default_truth_prices_a_fall_by_height_and_tilt_not_by_a_flat_penalty():
+    env = make_mujoco_env(get_task("Hopper"))
+    env.action_space.seed(1)
+    env.reset(seed=1)
+    fallen = []
+    for _ in range(300):
+        _, _, _, _, info = env.step(env.action_space.sample())
+        z, pitch = info["physics_state"][1:3]
+        t = abs(pitch) / 0.2
+        expected = (info["reward_forward"] + (0.0 if info["unhealthy"] else info["reward_survive"])
+                    + (z - 1.25) - (t * t if t <= 1 else 2 * t - 1))
+        assert info["true_reward"] == pytest.approx(expected, abs=1e-9)
+        if info["unhealthy"]:
+            fallen.append(info["true_reward"])
+    assert fallen and max(fallen) < -1.0, "a fallen Hopper costs more than the alive bonus it loses"
+    assert get_task("Walker2d").unhealthy_penalty == 5.0 and get_task("Walker2d").height_bonus == 0.0
+
 def test_the_gym_task_baseline_env_is_the_unmodified_task_with_the_harness_info():
     spec = get_task("Hopper")
     env, standard = make_gym_task_env(spec), make_standard_env(spec)
@@ -109,7 +127,8 @@ def test_the_gym_task_baseline_env_is_the_unmodified_task_with_the_harness_info(
 @pytest.mark.parametrize("name,down", [("InvertedPendulum", 10), ("InvertedDoublePendulum", 10), ("Hopper", 1),
                                        ("InvertedPendulum", 3)])
 def test_a_fallen_body_stays_down_charged_then_restarts_underneath(name, down):
-    spec = replace(get_task(name), restart_after=down)  # the pendulums' default is 10; any task can have it
+    # the pendulums' default is 10; any task can have it (Hopper here with the flat penalty alone)
+    spec = replace(get_task(name), restart_after=down, height_bonus=0.0, tilt_penalty=0.0)
     env = make_mujoco_env(spec, unhealthy_penalty=1.0)
     env.reset(seed=0)
     push = np.full(env.action_space.shape, 1.0)  # a constant push topples the body within a few steps
