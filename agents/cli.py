@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from agents.config import ALGOS, LABELERS, REWARD_INPUTS, REWARDS, TRUE_TASKS, VALIDATIONS, TrainConfig
-from envs.registry import TASKS
+from envs.registry import TASKS, TaskSpec
 from preference.selection import SELECTIONS
 from preference.teachers import PRESETS
 from preference.store import StoreError
@@ -298,11 +298,21 @@ def _fmt(x: float | None) -> str:
     return "n/a" if x is None or x != x else f"{x:.2f}"
 
 
+def _fall_price(spec: TaskSpec) -> str:
+    """How the oracle's true reward prices a fall on ``spec`` ('' where the task cannot fall)."""
+    if not spec.has_termination:
+        return ""
+    parts = [f"penalty {spec.unhealthy_penalty:g}"] if spec.unhealthy_penalty else []
+    parts += [f"height {spec.height_bonus:g}"] if spec.height_bonus else []
+    parts += [f"tilt {spec.tilt_penalty:g}"] if spec.tilt_penalty else []
+    return "  fall: " + (", ".join(parts) or "free")
+
+
 def _cmd_tasks(algo: str | None) -> None:
     for spec in TASKS.values():
         print(f"{spec.name:24s} {spec.gym_id:28s} clip {spec.clip_steps:4d} steps  "
               f"episode {spec.episode_steps:5d}  labels {spec.default_labels:5d}  steps {spec.default_timesteps:,}  "
-              f"r̂ of {'frames' if spec.kind == 'atari' else spec.reward_inputs}")
+              f"r̂ of {'frames' if spec.kind == 'atari' else spec.reward_inputs}{_fall_price(spec)}")
         if algo is not None:
             settings = spec.rl_settings(algo)
             print(f"    {algo}: " + ("not offered" if settings is None else

@@ -111,7 +111,11 @@ def test_help_documents_every_flag(tmp_path):
     assert out.returncode == 0
     for flag in ("--env", "--reward", "--labels", "--timesteps", "--seed", "--selection", "--device", "--ppo"):
         assert flag in out.stdout
-    assert prefrl("tasks", cwd=tmp_path).stdout.count("-v5") == 15  # 8 MuJoCo tasks, 7 Atari games
+    tasks = prefrl("tasks", cwd=tmp_path).stdout
+    assert tasks.count("-v5") == 15  # 8 MuJoCo tasks, 7 Atari games
+    fall = {line.split()[0]: line.split("fall: ")[1] for line in tasks.splitlines() if "fall: " in line}
+    assert fall == {"Hopper": "height 1, tilt 1", "Walker2d": "penalty 5", "Ant": "penalty 5",
+                    "InvertedPendulum": "penalty 5", "InvertedDoublePendulum": "penalty 5"}
     trpo = prefrl("tasks", "--algo", "trpo", cwd=tmp_path).stdout
     assert trpo.count("trpo: n_envs=2") == 8 and trpo.count("trpo: not offered") == 7
     assert "Swimmer" in trpo.split("gamma=0.9999")[0].splitlines()[-2]  # rl-zoo's one task-specific gamma
