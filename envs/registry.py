@@ -155,9 +155,10 @@ _PPO_CHANGED_SINCE_RECORDING: dict[str, dict[str, Any]] = {
 
 _MUJOCO: list[TaskSpec] = [
     # Hopper's fall is priced by degree, not by a cliff: a preference fit could not price a flat penalty
-    # per unhealthy step (it charged a fall 0.3 of what the oracle did), so the agent dived and crawled
-    # (0.02 of true-reward PPO at 700 labels). Graded by torso height and pitch, r̂ tracks the truth
-    # (held-out correlation 0.99) and the agent hops (RESULTS.md, eighteenth session).
+    # per unhealthy step (it charged a fall about a third of what the oracle did), so every seed dived and
+    # crawled (0.02 of true-reward PPO at 700 labels). Graded by torso height and pitch, r̂ can track the
+    # truth (held-out correlation 0.99 on seed 0, whose agent hops: 1.04); some seeds still fall early and
+    # lie (RESULTS.md, eighteenth session).
     TaskSpec("Hopper", "Hopper-v5", "mujoco", dt=0.008, episode_steps=1000,
              env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=1,
              pitch_qpos=2, pitch_limit=0.2, unhealthy_penalty=0.0, height_bonus=1.0, tilt_penalty=1.0),
