@@ -124,7 +124,7 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
     spec = cfg.task()
     if spec.kind == "atari":
         raise ValueError(f"{run_dir}: --policy scoring is for MuJoCo runs")
-    env = make_mujoco_env(spec, cfg.unhealthy_penalty)
+    env = make_mujoco_env(spec)
     ens, which = _ensemble(run_dir, cfg, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
     gamma = cfg.ppo_gamma()
     discount = gamma ** np.arange(spec.episode_steps)

@@ -68,8 +68,8 @@ def _episode(env, model: OnPolicyAlgorithm, norm: VecNormalize | None, seed: int
     return float(np.sum(rewards)), ep.info("unhealthy", False).astype(bool)
 
 
-def evaluate(model: OnPolicyAlgorithm, norm: VecNormalize | None, spec: TaskSpec, episodes: int, seed: int,
-             penalty: float | None = None) -> dict[str, Any]:
+def evaluate(model: OnPolicyAlgorithm, norm: VecNormalize | None, spec: TaskSpec, episodes: int,
+             seed: int) -> dict[str, Any]:
     """Deterministic-policy returns over ``episodes`` episodes.
 
     ``true_return_*``: the unmodified gymnasium task's episodic return (early termination and
@@ -87,7 +87,7 @@ def evaluate(model: OnPolicyAlgorithm, norm: VecNormalize | None, spec: TaskSpec
     out: dict[str, Any] = {"eval_episodes": episodes}
     runs: dict[str, list[tuple[float, np.ndarray]]] = {}
     for name, env, key in (("true_return", make_standard_env(spec), None),
-                           ("oracle_return", make_mujoco_env(spec, penalty), "true_reward")):
+                           ("oracle_return", make_mujoco_env(spec), "true_reward")):
         runs[name] = [_episode(env, model, norm, seed + i, key) for i in range(episodes)]
         env.close()
         returns = [r for r, _ in runs[name]]
@@ -137,6 +137,6 @@ def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
                **evaluate_atari(model, spec, episodes, seed, cfg.sticky_actions, cfg.game_over_penalty)}
     else:
         out = {"run": str(run_dir), "policy": str(model_path),
-               **evaluate(model, norm, spec, episodes, seed, cfg.unhealthy_penalty)}
+               **evaluate(model, norm, spec, episodes, seed)}
     (run_dir / "eval.json").write_text(json.dumps(out, indent=2) + "\n")
     return out

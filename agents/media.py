@@ -20,9 +20,8 @@ MAX_FPS = 20.0
 class MediaLogger:
     """Renders (offscreen, small, subsampled) only when it logs, every ``every`` env steps."""
 
-    def __init__(self, writer: SummaryWriter, spec: TaskSpec, every: int, loop: PreferenceLoop | None,
-                 penalty: float | None = None):
-        self.writer, self.spec, self.every, self.loop, self.penalty = writer, spec, every, loop, penalty
+    def __init__(self, writer: SummaryWriter, spec: TaskSpec, every: int, loop: PreferenceLoop | None):
+        self.writer, self.spec, self.every, self.loop = writer, spec, every, loop
         self.stride = max(1, int(np.ceil((1.0 / spec.dt) / MAX_FPS)))
         self.fps = 1.0 / (spec.dt * self.stride)
         self.next_step = 0
@@ -75,7 +74,7 @@ class MediaLogger:
 
     def log_episode(self, step: int, model: PPO, norm: VecNormalize | None) -> None:
         """One deterministic episode of the current policy, its true return and a GIF of it."""
-        env = make_mujoco_env(self.spec, self.penalty)
+        env = make_mujoco_env(self.spec)
         obs, info = env.reset(seed=step)
         states, total, done = [info["physics_state"]], 0.0, False
         while not done:

@@ -54,20 +54,18 @@ class Run:
     result: dict[str, Any]
 
 
-def make_vec_env(spec: TaskSpec, n_envs: int, seed: int, penalty: float | None,
-                 true_task: str = "harness") -> DummyVecEnv:
+def make_vec_env(spec: TaskSpec, n_envs: int, seed: int, true_task: str = "harness") -> DummyVecEnv:
     """``n_envs`` copies of the harness (or, with ``true_task="gym"``, of the unmodified gym task)."""
-    make = (lambda: make_gym_task_env(spec)) if true_task == "gym" else (lambda: make_mujoco_env(spec, penalty))
+    make = (lambda: make_gym_task_env(spec)) if true_task == "gym" else (lambda: make_mujoco_env(spec))
     venv = DummyVecEnv([make for _ in range(n_envs)])
     venv.seed(seed)
     return venv
 
 
-def random_policy_clips(spec: TaskSpec, n_clips: int, seed: int, penalty: float | None,
-                        episode_steps: int | None = None) -> list[Clip]:
+def random_policy_clips(spec: TaskSpec, n_clips: int, seed: int, episode_steps: int | None = None) -> list[Clip]:
     """Roll a uniformly random policy until ``n_clips`` clips exist (before RL; not counted in steps),
     restarting every ``episode_steps`` steps (None: at the task's episode end)."""
-    env = make_mujoco_env(spec, penalty)
+    env = make_mujoco_env(spec)
     env.action_space.seed(seed)
     recorder = ClipRecorder(1, spec.clip_steps, capacity=n_clips)
     obs, info = env.reset(seed=seed)
@@ -128,7 +126,7 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
     if spec.kind == "atari":
         venv = make_atari_venv(spec, n_envs, cfg.seed + seed_offset, cfg.sticky_actions, cfg.game_over_penalty)
     else:
-        venv = make_vec_env(spec, n_envs, cfg.seed + seed_offset, cfg.unhealthy_penalty, cfg.true_task)
+        venv = make_vec_env(spec, n_envs, cfg.seed + seed_offset, cfg.true_task)
     obs_dim = int(np.prod(venv.observation_space.shape))
     recorder = ClipRecorder(n_envs, spec.clip_steps, capacity=cfg.clip_capacity)
     store = PreferenceStore(run_dir / "store")
@@ -207,7 +205,7 @@ def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) ->
         if spec.kind == "atari":
             clips = atari_random_clips(spec, n_clips, cfg.seed + 2, cfg.sticky_actions, cfg.game_over_penalty)
         else:
-            clips = random_policy_clips(spec, n_clips, cfg.seed + 2, cfg.unhealthy_penalty, cfg.random_episode_steps)
+            clips = random_policy_clips(spec, n_clips, cfg.seed + 2, cfg.random_episode_steps)
         if cfg.labeler != "oracle":
             print(f"label clip pairs with: prefrl label {run_dir}", file=sys.stderr)
         parts.loop.pretrain(clips)
@@ -283,7 +281,7 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
     elif spec.kind == "atari":
         media = AtariMediaLogger(writer, spec, cfg.media_every, loop, cfg.sticky_actions, cfg.game_over_penalty)
     else:
-        media = MediaLogger(writer, spec, cfg.media_every, loop, cfg.unhealthy_penalty)
+        media = MediaLogger(writer, spec, cfg.media_every, loop)
     if media is not None:
         media.next_step = start_steps + cfg.media_every
     callback = PreferenceCallback(parts.wrapper, loop, bar, max_behind=cfg.max_behind,
@@ -309,7 +307,7 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
     if spec.kind == "atari":
         ev = evaluate_atari(model, spec, cfg.eval_episodes, cfg.seed + 1000, cfg.sticky_actions, cfg.game_over_penalty)
     else:
-        ev = evaluate(model, norm, spec, cfg.eval_episodes, seed=cfg.seed + 1000, penalty=cfg.unhealthy_penalty)
+        ev = evaluate(model, norm, spec, cfg.eval_episodes, seed=cfg.seed + 1000)
     if "true_return_mean" in ev:
         logger.record("eval/true_return_mean", ev["true_return_mean"])
         logger.record("eval/oracle_return_mean", ev["oracle_return_mean"])

@@ -102,15 +102,12 @@ class NoScoreMujoco(gym.Wrapper):
         return obs, 0.0, False, truncated, info
 
 
-def make_mujoco_env(spec: TaskSpec, unhealthy_penalty: float | None = None,
-                    render_mode: str | None = None) -> gym.Env:
-    """Build the agent-facing env for ``spec``: fixed-length episodes, reward 0, truth in info
-    (``unhealthy_penalty`` None: the task's)."""
-    if unhealthy_penalty is None:
-        unhealthy_penalty = spec.unhealthy_penalty
+def make_mujoco_env(spec: TaskSpec, render_mode: str | None = None) -> gym.Env:
+    """Build the agent-facing env for ``spec``: fixed-length episodes, reward 0, truth in info (priced as
+    ``spec`` says: a run's spec is ``TrainConfig.task()``, with the run's penalty, height and tilt)."""
     env = gym.make(spec.gym_id, max_episode_steps=spec.episode_steps, render_mode=render_mode,
                    disable_env_checker=True, **spec.env_kwargs)
-    return NoScoreMujoco(env, unhealthy_penalty=unhealthy_penalty, has_termination=spec.has_termination,
+    return NoScoreMujoco(env, unhealthy_penalty=spec.unhealthy_penalty, has_termination=spec.has_termination,
                          restart_after=spec.restart_after, height_bonus=spec.height_bonus,
                          height_qpos=spec.height_qpos, tilt_penalty=spec.tilt_penalty,
                          pitch_qpos=spec.pitch_qpos, pitch_limit=spec.pitch_limit)

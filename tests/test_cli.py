@@ -188,9 +188,9 @@ def test_random_policy_rollouts_restart_every_random_episode_steps():
     from envs.registry import get_task
 
     spec = get_task("Hopper")  # starts upright at height 1.25 (+- 0.005 reset noise), falls within a clip
-    starts = [c.obs[0][0] for c in random_policy_clips(spec, 6, seed=0, penalty=5.0, episode_steps=spec.clip_steps)]
+    starts = [c.obs[0][0] for c in random_policy_clips(spec, 6, seed=0, episode_steps=spec.clip_steps)]
     assert np.allclose(starts, 1.25, atol=0.01)  # every clip is the first of a fresh rollout
-    later = [c.obs[0][0] for c in random_policy_clips(spec, 6, seed=0, penalty=5.0)[1:]]
+    later = [c.obs[0][0] for c in random_policy_clips(spec, 6, seed=0)[1:]]
     assert min(later) < 1.0  # by default the rollout runs on, fallen, into the next clips
     cfg = _config_from(build_parser().parse_args(["train", "--random-episode-steps", "60"]))
     assert cfg.random_episode_steps == 60

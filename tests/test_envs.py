@@ -23,8 +23,9 @@ def test_episodes_have_fixed_length_and_hide_the_reward(name):
 
 
 def test_hopper_true_reward_drops_control_cost_and_penalizes_falling():
-    spec = replace(get_task("Hopper"), height_bonus=0.0, tilt_penalty=0.0)  # the flat penalty alone
-    env = make_mujoco_env(spec, unhealthy_penalty=2.5)
+    # the flat penalty alone
+    spec = replace(get_task("Hopper"), unhealthy_penalty=2.5, height_bonus=0.0, tilt_penalty=0.0)
+    env = make_mujoco_env(spec)
     env.action_space.seed(1)
     env.reset(seed=1)
     saw_unhealthy = False
@@ -44,7 +45,7 @@ def test_height_bonus_pays_the_torso_height_above_its_start(name, height_index):
     # the same seeded episode with and without the bonus: the true rewards differ by exactly
     # w x (torso height - start height), known from the physics state each step carries
     w, penalty = 2.0, 3.0
-    envs = [make_mujoco_env(replace(get_task(name), height_bonus=b), unhealthy_penalty=penalty) for b in (0.0, w)]
+    envs = [make_mujoco_env(replace(get_task(name), height_bonus=b, unhealthy_penalty=penalty)) for b in (0.0, w)]
     for env in envs:
         env.action_space.seed(3)
         env.reset(seed=3)
@@ -128,8 +129,8 @@ def test_the_gym_task_baseline_env_is_the_unmodified_task_with_the_harness_info(
                                        ("InvertedPendulum", 3)])
 def test_a_fallen_body_stays_down_charged_then_restarts_underneath(name, down):
     # the pendulums' default is 10; any task can have it (Hopper here with the flat penalty alone)
-    spec = replace(get_task(name), restart_after=down, height_bonus=0.0, tilt_penalty=0.0)
-    env = make_mujoco_env(spec, unhealthy_penalty=1.0)
+    spec = replace(get_task(name), restart_after=down, unhealthy_penalty=1.0, height_bonus=0.0, tilt_penalty=0.0)
+    env = make_mujoco_env(spec)
     env.reset(seed=0)
     push = np.full(env.action_space.shape, 1.0)  # a constant push topples the body within a few steps
     steps = [env.step(push) for _ in range(env.spec.max_episode_steps)]

@@ -181,7 +181,7 @@ def test_diagnose_scores_whole_episodes_of_policies_with_the_runs_r_hat(finished
     mine, rand = score_policies(finished_run, [str(finished_run), "random"], episodes=2, seed=5)
     cfg = load_run_config(finished_run)
     spec = cfg.task()
-    env = make_mujoco_env(spec, cfg.unhealthy_penalty)  # known answer: the same seeded random episodes
+    env = make_mujoco_env(spec)  # known answer: the same seeded random episodes
     env.action_space.seed(5)
     total = discounted = 0.0
     gamma = {**spec.ppo, **cfg.ppo}.get("gamma", 0.99)

@@ -19,7 +19,7 @@ from envs.mujoco import make_mujoco_env
 
 for run in map(Path, sys.argv[1:]):
     cfg = load_run_config(run)
-    env = make_mujoco_env(cfg.task(), cfg.unhealthy_penalty)
+    env = make_mujoco_env(cfg.task())
     act_dim = int(np.prod(env.action_space.shape))
     ens, _ = _ensemble(run, cfg, act_dim=cfg.reward_act_dim(act_dim))
     model, norm, _ = load_policy(run)

@@ -64,7 +64,7 @@ def main() -> None:
     run, which, policies = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
     cfg = _learned_run_config(run)
     spec = cfg.task()
-    env = make_mujoco_env(spec, cfg.unhealthy_penalty)
+    env = make_mujoco_env(spec)
     act_dim = cfg.reward_act_dim(int(np.prod(env.action_space.shape)))
     ens = _ensemble(run, cfg, act_dim=act_dim)[0] if which == "saved" else refit(run, act_dim, which == "skip")
     discount = 0.99 ** np.arange(spec.episode_steps)
