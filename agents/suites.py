@@ -95,17 +95,16 @@ def suite_cells(name: str, seeds: int | None, env: str | None, timesteps: int | 
                 true_task: str = "harness", tasks: list[str] | None = None,
                 budgets: list[int] | None = None) -> list[Cell]:
     """The cells of suite ``name``; ``env`` (one task) or ``tasks``, ``budgets`` (label budgets) and
-    ``timesteps`` narrow or rescale it (e.g. teachers on Walker2d; a task from outside the suite gets the
-    steps of its first); ``true_task``: where its true-reward baselines train."""
+    ``timesteps`` narrow or rescale it (e.g. teachers on Walker2d; a task from outside the suite gets its
+    own default RL budget); ``true_task``: where its true-reward baselines train."""
     if name in NOT_YET:
         raise ValueError(f"suite {name!r} {NOT_YET[name]}")
     if name not in SUITES:
         raise ValueError(f"unknown suite {name!r}; choose from {', '.join([*SUITES, *NOT_YET])}")
     suite = SUITES[name]
     if env is not None or tasks:
-        first = next(iter(suite.tasks.values()))
         names = list(dict.fromkeys(get_task(t).name for t in (tasks or [env])))
-        suite = replace(suite, tasks={t: suite.tasks.get(t, first) for t in names})
+        suite = replace(suite, tasks={t: suite.tasks.get(t, get_task(t).default_timesteps) for t in names})
     if budgets:
         suite = replace(suite, labels=tuple(dict.fromkeys(budgets)))
     if timesteps is not None:

@@ -41,6 +41,9 @@ def test_suites_expand_to_the_papers_grid():
                                       "Hopper__pref700-random-oracle__s1"]
     assert {c.timesteps for c in part} == {1_000_000}
     assert len(suite_cells("paper-mujoco", 1, None, None, tasks=["Swimmer", "swimmer"], budgets=[700, 700])) == 2
+    # a task from outside the suite gets its own default RL budget; the suite's tasks keep theirs
+    quick = suite_cells("mujoco-quick", 1, None, None, tasks=["Swimmer", "Hopper", "Pong"], budgets=[700])
+    assert {c.env: c.timesteps for c in quick} == {"Swimmer": 1_000_000, "Hopper": 300_000, "Pong": 10_000_000}
 
 
 def test_a_bench_folder_grid_keeps_one_entry_per_cell_name(tmp_path):
