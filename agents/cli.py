@@ -224,8 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=_positive_int, default=None,
                        help="number of seeds (0..N-1); default: the suite's (1 without a suite)")
     bench.add_argument("--tasks", type=_task_list, default=None, metavar="T1,T2",
-                       help="with --suite: run only these tasks of it (a bench folder run in parts reports "
-                            "every cell asked for in it)")
+                       help="with --suite: run only these tasks of it (a task outside it runs at its own default "
+                            "RL budget; a bench folder run in parts reports every cell asked for in it)")
     bench.add_argument("--budgets", type=_budget_list, default=None, metavar="N1,N2",
                        help="with --suite: these label budgets instead of the suite's (e.g. 700,1400)")
     bench.add_argument("--report", metavar="DIR", default=None,
