@@ -274,8 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     diag = sub.add_parser("diagnose", help="how well a run's r̂ tracks the true reward, step by step",
                           description="Compare the run's reward model (final, else its last checkpoint) with the "
                                       "true reward. MuJoCo: on the most recently labeled clips, per-step "
-                                      "correlation, on healthy steps, within clips, and mean r̂ on healthy vs "
-                                      "unhealthy steps. Atari: on fresh clips that no labeler saw, played by the "
+                                      "correlation, on healthy steps, within clips, mean r̂ on healthy vs "
+                                      "unhealthy steps, and fall_price_ratio: how much of the truth's price of a "
+                                      "fall r̂ charges, each in units of its spread (1: as the truth). Atari: on fresh clips that no labeler saw, played by the "
                                       "run's policy (or --policy), r̂'s agreement with the oracle on every pair "
                                       "it would not tie, and the correlation of predicted and true clip returns.")
     diag.add_argument("run", help="the run folder")

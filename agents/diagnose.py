@@ -62,6 +62,21 @@ def _other_policy(name: str, env: str):
     return model, norm
 
 
+def fall_price_ratio(r_hat: np.ndarray, true: np.ndarray, healthy: np.ndarray) -> float | None:
+    """How much of the truth's price of a fall r̂ charges, each in units of its own spread:
+    ((mean r̂ healthy - mean r̂ unhealthy) / std r̂) / (the same of the true reward). 1: r̂ prices a fall as
+    the truth does (any r̂ = a * true + b, a > 0, gives 1); below 1: r̂ charges a fall less, against what
+    else moves it (e.g. the pose a fallen body lies in), than the truth does. Arrays: [steps]; None without
+    steps on both sides or without spread."""
+    healthy = np.asarray(healthy, dtype=bool)
+    if healthy.all() or not healthy.any() or np.std(r_hat) == 0 or np.std(true) == 0:
+        return None
+    true_gap = (true[healthy].mean() - true[~healthy].mean()) / np.std(true)
+    if true_gap == 0:
+        return None
+    return float((r_hat[healthy].mean() - r_hat[~healthy].mean()) / np.std(r_hat) / true_gap)
+
+
 def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = None) -> dict[str, Any]:
     """Per-step agreement of r̂ with the true reward on the ``clips`` most recently labeled clips."""
     cfg = _learned_run_config(run_dir)
@@ -90,6 +105,7 @@ def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = No
            "true_mean_healthy": float(true[healthy].mean()) if healthy.any() else None,
            "true_mean_unhealthy": float(true[~healthy].mean()) if (~healthy).any() else None,
            "r_hat_std": float(r.std()), "true_std": float(true.std()),
+           "fall_price_ratio": fall_price_ratio(r, true, healthy),
            "median_within_clip_corr": float(np.median(within)) if within else None}
     return out
 

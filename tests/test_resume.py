@@ -170,6 +170,7 @@ def test_diagnose_reports_per_step_agreement(finished_run, tmp_path):
     report = json.loads(out.stdout)
     assert report["model"] == "final" and report["clips"] == 20 and report["steps"] == 20 * 50
     assert -1.0 <= report["corr_all"] <= 1.0 and report["r_hat_std"] > 0
+    assert "fall_price_ratio" in report
     expect_usage_error(prefrl("diagnose", str(tmp_path), cwd=tmp_path), "not a run folder")
 
 
@@ -200,6 +201,24 @@ def test_diagnose_scores_whole_episodes_of_policies_with_the_runs_r_hat(finished
     assert out.returncode == 0 and out.stdout.startswith("random: oracle return"), out.stderr
     expect_usage_error(prefrl("diagnose", str(finished_run), "--policy", str(tmp_path), cwd=tmp_path),
                        "not a run folder")
+
+
+def test_fall_price_ratio_is_one_for_an_affine_r_hat_and_shrinks_with_the_gap():
+    """Known answers: any r̂ = a * true + b (a > 0) prices a fall as the truth does (1); an r̂ whose fallen
+    steps sit half as far below the upright ones, with the same spread within each side (the poses: sd 6),
+    charges less than the truth, by the exactly computed amount."""
+    from agents.diagnose import fall_price_ratio
+
+    rng = np.random.default_rng(0)
+    healthy = np.arange(400) < 300
+    within = rng.normal(0, 6, 400)
+    true = np.where(healthy, 3.0, -15.0) + within
+    assert fall_price_ratio(3.0 * true - 7.0, true, healthy) == pytest.approx(1.0)
+    r_hat = np.where(healthy, 9.0, 0.0) + within  # a gap of 9 where the truth's is 18
+    expected = ((r_hat[healthy].mean() - r_hat[~healthy].mean()) / r_hat.std()) / (
+        (true[healthy].mean() - true[~healthy].mean()) / true.std())
+    assert fall_price_ratio(r_hat, true, healthy) == pytest.approx(expected) and 0.6 < expected < 0.8
+    assert fall_price_ratio(r_hat, true, np.ones(400, bool)) is None  # no fallen step to price
 
 
 def test_travel_measures_distance_and_speed_when_fallen_on_a_real_hopper_episode():
