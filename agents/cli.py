@@ -276,8 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "true reward. MuJoCo: on the most recently labeled clips, per-step "
                                       "correlation, on healthy steps, within clips, mean r̂ on healthy vs "
                                       "unhealthy steps, and fall_price_ratio: how much of the truth's price of a "
-                                      "fall r̂ charges, each in units of its spread (1: as the truth). Atari: on fresh clips that no labeler saw, played by the "
-                                      "run's policy (or --policy), r̂'s agreement with the oracle on every pair "
+                                      "fall r̂ charges, each in units of its spread (1: as the truth). Atari: on "
+                                      "fresh clips that no labeler saw, played by the run's policy (or --policy), "
+                                      "r̂'s agreement with the oracle on every pair "
                                       "it would not tie, and the correlation of predicted and true clip returns.")
     diag.add_argument("run", help="the run folder")
     diag.add_argument("--clips", type=_positive_int, default=300,
