@@ -104,6 +104,7 @@ def test_hoppers_default_truth_prices_a_fall_by_height_and_tilt_not_by_a_flat_pe
     assert fallen and max(fallen) < -1.0, "a fallen Hopper costs more than the alive bonus it loses"
     assert get_task("Walker2d").unhealthy_penalty == 5.0 and get_task("Walker2d").height_bonus == 0.0
 
+
 def test_the_gym_task_baseline_env_is_the_unmodified_task_with_the_harness_info():
     spec = get_task("Hopper")
     env, standard = make_gym_task_env(spec), make_standard_env(spec)
