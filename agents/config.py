@@ -232,7 +232,7 @@ class TrainConfig:
             raise ValueError(f"--reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
         if self.labeler not in LABELERS:
             raise ValueError(f"--labeler must be one of {', '.join(LABELERS)}, got {self.labeler!r}")
-        from preference.teachers import PRESETS
+        from preference.teachers import teacher_config
         if self.restart_after is not None and self.restart_after < 0:
             raise ValueError(f"--restart-after must be >= 0, got {self.restart_after}")
         if self.unhealthy_penalty is not None and self.unhealthy_penalty < 0:
@@ -258,8 +258,10 @@ class TrainConfig:
             raise ValueError("--true-task gym is for true-reward runs (--reward true)")
         if self.true_task == "gym" and get_task(self.env).kind != "mujoco":
             raise ValueError("--true-task gym is for MuJoCo tasks")
-        if self.teacher not in PRESETS:
-            raise ValueError(f"--teacher must be one of {', '.join(PRESETS)}, got {self.teacher!r}")
+        try:
+            teacher_config(self.teacher)
+        except ValueError as e:
+            raise ValueError(f"--teacher: {e}") from None
         if self.labels is not None and self.labels < 2:
             raise ValueError(f"--labels must be at least 2, got {self.labels}")
         if self.timesteps is not None and self.timesteps <= 0:

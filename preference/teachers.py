@@ -43,6 +43,25 @@ PRESETS: dict[str, TeacherConfig] = {
 }
 
 
+def teacher_config(name: str) -> TeacherConfig:
+    """A preset's settings, or ``stoch:BETA``: a Boltzmann teacher of rationality BETA > 0 (``stoch`` is BETA 1).
+
+    A useful BETA is about 1 over the spread of clip returns: certain about large differences, a coin flip
+    about small ones. Raises ValueError with one line for an unknown name or a bad BETA."""
+    if name in PRESETS:
+        return PRESETS[name]
+    head, sep, beta = name.partition(":")
+    if head == "stoch" and sep:
+        try:
+            value = float(beta)
+        except ValueError:
+            value = math.nan
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"teacher {name!r}: BETA in stoch:BETA must be a positive number")
+        return TeacherConfig(beta=value)
+    raise ValueError(f"unknown teacher {name!r}; choose from {', '.join(PRESETS)}, or stoch:BETA")
+
+
 MARGIN_CLIPS = 100
 """Clips whose mean true return is the skip/equal margin (B-Pref: the last 10 episodes, per segment)."""
 
@@ -52,10 +71,8 @@ class SimulatedTeacher:
 
     def __init__(self, config: TeacherConfig | str = "oracle", rng: np.random.Generator | None = None):
         if isinstance(config, str):
-            if config not in PRESETS:
-                raise ValueError(f"unknown teacher {config!r}; choose from {', '.join(PRESETS)}")
             self.name = config
-            config = PRESETS[config]
+            config = teacher_config(config)
         else:
             self.name = "custom"
         self.cfg = config

@@ -70,6 +70,8 @@ def test_smoke_run_writes_every_file_and_tag(tmp_path):
     (["--timesteps", "-5"], "--timesteps"),
     (["--timesteps", "many"], "--timesteps"),
     (["--selection", "best"], "--selection"),
+    (["--teacher", "lazy"], "--teacher: unknown teacher 'lazy'"),
+    (["--teacher", "stoch:0"], "BETA in stoch:BETA must be a positive number"),
     (["--ppo", "bogus_key=1"], "unknown PPO setting(s): bogus_key"),
     (["--ppo", "novalue"], "KEY=VALUE"),
     (["--device", "tpu"], "unknown device"),

@@ -5,7 +5,7 @@ import pytest
 
 from preference.clips import Clip
 from preference.oracle import PerfectOracle
-from preference.teachers import PRESETS, SimulatedTeacher
+from preference.teachers import PRESETS, SimulatedTeacher, teacher_config
 
 
 def clip(rewards):
@@ -78,6 +78,20 @@ def test_stochastic_teacher_follows_the_boltzmann_probability():
     assert frac == pytest.approx(1 / (1 + np.exp(-5)), abs=0.01)
 
 
+@pytest.mark.parametrize("beta", [0.05, 0.2])
+def test_stoch_beta_sets_the_boltzmann_rationality(beta):
+    a, b = clip([0.5] * 10), clip([0.0] * 10)  # return gap 5 -> P(a) = sigmoid(5 beta)
+    t = SimulatedTeacher(f"stoch:{beta}", np.random.default_rng(0))
+    frac = np.mean([t.label(a, b) for _ in range(20000)])
+    assert frac == pytest.approx(1 / (1 + np.exp(-5 * beta)), abs=0.01)
+
+
+@pytest.mark.parametrize("name", ["stoch:0", "stoch:-1", "stoch:x", "stoch:inf", "stoch:", "mistake:0.2"])
+def test_stoch_beta_must_be_a_positive_number(name):
+    with pytest.raises(ValueError, match="stoch:BETA"):
+        SimulatedTeacher(name)
+
+
 def test_myopic_teacher_prefers_the_recent_rewards():
     early, late = clip([1.0] * 5 + [0.0] * 5), clip([0.0] * 5 + [0.9] * 5)  # early has the larger sum
     assert SimulatedTeacher("oracle").label(early, late) == 1.0
@@ -85,6 +99,7 @@ def test_myopic_teacher_prefers_the_recent_rewards():
 
 
 def test_presets_and_unknown_name():
+    assert teacher_config("stoch:1") == PRESETS["stoch"]
     assert set(PRESETS) == {"oracle", "stoch", "mistake", "skip", "equal", "myopic"}
     with pytest.raises(ValueError, match="unknown teacher"):
         SimulatedTeacher("lazy")
