@@ -24,13 +24,15 @@ class TeacherConfig:
     """beta: Boltzmann rationality (inf = always the better clip); gamma: myopic discount, step t
     of H weighted gamma^(H-1-t); eps_mistake: flip probability; eps_skip: skip the pair when
     neither return exceeds eps_skip * margin (if that is positive); eps_equal: answer 0.5 when the
-    returns differ by less than eps_equal * margin. margin: the mean return of recent clips."""
+    returns differ by less than eps_equal * margin; equal_within: answer 0.5 when the returns differ by less
+    than this absolute amount (true-return units per clip). margin: the mean return of recent clips."""
 
     beta: float = math.inf
     gamma: float = 1.0
     eps_mistake: float = 0.0
     eps_skip: float = 0.0
     eps_equal: float = 0.0
+    equal_within: float = 0.0
 
 
 PRESETS: dict[str, TeacherConfig] = {
@@ -43,23 +45,30 @@ PRESETS: dict[str, TeacherConfig] = {
 }
 
 
-def teacher_config(name: str) -> TeacherConfig:
-    """A preset's settings, or ``stoch:BETA``: a Boltzmann teacher of rationality BETA > 0 (``stoch`` is BETA 1).
+PARAMETRIC: dict[str, tuple[str, str]] = {"stoch": ("beta", "BETA"), "tie": ("equal_within", "TAU")}
+"""Teachers named ``NAME:VALUE``: the TeacherConfig field VALUE sets, and the parameter's name."""
 
-    A useful BETA is about 1 over the spread of clip returns: certain about large differences, a coin flip
-    about small ones. Raises ValueError with one line for an unknown name or a bad BETA."""
+
+def teacher_config(name: str) -> TeacherConfig:
+    """A preset's settings, or a teacher with one parameter:
+    ``stoch:BETA``, a Boltzmann teacher of rationality BETA > 0 (``stoch`` is BETA 1); a useful BETA is about 1
+    over the spread of clip returns: certain about large differences, a coin flip about small ones.
+    ``tie:TAU``, the perfect oracle except that it answers "equally good" when the two clips' true returns
+    differ by less than TAU > 0, as a person does when two clips look alike.
+    Raises ValueError with one line for an unknown name or a bad parameter."""
     if name in PRESETS:
         return PRESETS[name]
-    head, sep, beta = name.partition(":")
-    if head == "stoch" and sep:
+    head, sep, arg = name.partition(":")
+    if head in PARAMETRIC and sep:
+        field, what = PARAMETRIC[head]
         try:
-            value = float(beta)
+            value = float(arg)
         except ValueError:
             value = math.nan
         if not (value > 0 and math.isfinite(value)):
-            raise ValueError(f"teacher {name!r}: BETA in stoch:BETA must be a positive number")
-        return TeacherConfig(beta=value)
-    raise ValueError(f"unknown teacher {name!r}; choose from {', '.join(PRESETS)}, or stoch:BETA")
+            raise ValueError(f"teacher {name!r}: {what} in {head}:{what} must be a positive number")
+        return TeacherConfig(**{field: value})
+    raise ValueError(f"unknown teacher {name!r}; choose from {', '.join(PRESETS)}, stoch:BETA or tie:TAU")
 
 
 MARGIN_CLIPS = 100
@@ -95,7 +104,8 @@ class SimulatedTeacher:
         ra_full, rb_full = a.true_return, b.true_return
         self.recent_returns.extend((ra_full, rb_full))
         margin = self.margin
-        skip_at, equal_within = self.cfg.eps_skip * margin, self.cfg.eps_equal * margin
+        skip_at = self.cfg.eps_skip * margin
+        equal_within = max(self.cfg.eps_equal * margin, self.cfg.equal_within)
         if skip_at > 0 and max(ra_full, rb_full) <= skip_at:
             return None
         if abs(ra_full - rb_full) < equal_within:

@@ -86,10 +86,22 @@ def test_stoch_beta_sets_the_boltzmann_rationality(beta):
     assert frac == pytest.approx(1 / (1 + np.exp(-5 * beta)), abs=0.01)
 
 
-@pytest.mark.parametrize("name", ["stoch:0", "stoch:-1", "stoch:x", "stoch:inf", "stoch:", "mistake:0.2"])
-def test_stoch_beta_must_be_a_positive_number(name):
-    with pytest.raises(ValueError, match="stoch:BETA"):
+@pytest.mark.parametrize("name,message", [("stoch:0", "stoch:BETA"), ("stoch:-1", "stoch:BETA"),
+                                          ("stoch:x", "stoch:BETA"), ("stoch:inf", "stoch:BETA"),
+                                          ("stoch:", "stoch:BETA"), ("mistake:0.2", "unknown teacher"),
+                                          ("tie:0", "TAU in tie:TAU"), ("tie:nan", "TAU in tie:TAU")])
+def test_a_teacher_parameter_must_be_a_positive_number(name, message):
+    with pytest.raises(ValueError, match=message):
         SimulatedTeacher(name)
+
+
+def test_tie_answers_equal_below_tau_and_as_the_oracle_above_it():
+    data = pairs(mean=0.3)  # clip returns ~ N(3, 3.2)
+    tie, oracle = labels("tie:1.5", data), labels("oracle", data)
+    gaps = np.array([abs(a.true_return - b.true_return) for a, b in data])
+    assert np.all(tie[gaps < 1.5] == 0.5) and np.array_equal(tie[gaps >= 1.5], oracle[gaps >= 1.5])
+    assert 0.2 < np.mean(tie == 0.5) < 0.4  # P(|N(0, 4.5^2)| < 1.5) ~ 0.26
+    assert SimulatedTeacher("tie:1.5").label(clip([-5.0] * 10), clip([-5.1] * 10)) == 0.5  # negative returns too
 
 
 def test_myopic_teacher_prefers_the_recent_rewards():
