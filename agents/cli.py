@@ -93,9 +93,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="who answers queries; default %(default)s (synthetic, reads the true reward)")
     p.add_argument("--teacher", default=d.teacher, metavar="{" + ",".join(sorted(PRESETS)) + ",stoch:BETA,tie:TAU}",
                    help="synthetic labeler: the perfect oracle or a B-Pref noisy teacher (stoch: Boltzmann "
-                        "beta=1, stoch:BETA another beta; mistake: 10%% flips; skip; equal; myopic: gamma=0.9), or tie:TAU: "
-                        "the oracle, answering 'equally good' when the clip returns differ by less than TAU; "
-                        "default %(default)s")
+                        "beta=1, stoch:BETA another beta; mistake: 10%% flips; skip; equal; myopic: gamma=0.9), "
+                        "or tie:TAU: the oracle, answering 'equally good' when the clip returns differ by less "
+                        "than TAU; default %(default)s")
     p.add_argument("--oracle-after", type=float, default=d.oracle_after,
                    help="with --labeler human+oracle: seconds a query waits for a person before the oracle "
                         "answers it; default %(default)s")

@@ -1,16 +1,19 @@
 """Refit r̂ offline on the clips that runs' labelers saw, labeled by other teachers: how it prices a fall.
 
 The labeled pairs of the given run folders are pooled and shuffled (seed 0); 700 pairs are relabeled
-by each teacher (the perfect oracle, and B-Pref's `equal` at several thresholds) and fitted as a run's
+by each teacher (by default the perfect oracle, and B-Pref's `equal` at several thresholds; `--teachers` takes
+any names `prefrl train --teacher` takes, e.g. oracle,tie:30,stoch:0.05) and fitted as a run's
 pretraining would (10 rounds of 20 passes, r̂ normalized on the clips of 150 pairs). Scored on the clips
 of the remaining pairs, by their true reward: per-step correlation among healthy steps, the fall's
 price (healthy mean minus down mean of r̂, in r̂'s own healthy standard deviations, beside the truth's),
 and pair accuracy overall and among pairs of two healthy clips.
 
-    python results/scripts/refit_teachers.py RUN[,RUN ...] [obs]
+    python results/scripts/refit_teachers.py RUN[,RUN ...] [obs] [--teachers A,B,...] [--down-below X]
+
+A step is down (fallen) where its true reward is below X (default -2.5: the default penalty is 5 per step).
 """
+import argparse
 import json
-import sys
 
 import numpy as np
 
@@ -19,10 +22,16 @@ from preference.reward_model import RewardEnsemble
 from preference.store import PreferenceStore
 from preference.teachers import SimulatedTeacher, TeacherConfig
 
-DOWN_BELOW = -2.5  # a down step is charged -5 (the default penalty); a healthy one earns more
+parser = argparse.ArgumentParser()
+parser.add_argument("runs")
+parser.add_argument("inputs", nargs="?", choices=["obs"])
+parser.add_argument("--teachers", default=None)
+parser.add_argument("--down-below", type=float, default=-2.5)
+args = parser.parse_args()
+DOWN_BELOW = args.down_below
 
 pairs = []
-for cell in sys.argv[1].split(","):
+for cell in args.runs.split(","):
     store = PreferenceStore(cell + "/store", create=False)
     pairs += [(store.load_clip(lab.clip_a), store.load_clip(lab.clip_b)) for lab in store.labels()]
     store.close()
@@ -54,9 +63,11 @@ def measure(ens: RewardEnsemble) -> dict:
 
 
 obs_dim = train[0][0].obs.shape[-1]
-act_dim = 0 if sys.argv[2:] == ["obs"] else train[0][0].acts.shape[-1]
-for name, cfg in [("oracle", TeacherConfig()), ("equal0.02", TeacherConfig(eps_equal=0.02)),
-                  ("equal0.05", TeacherConfig(eps_equal=0.05)), ("equal0.1", TeacherConfig(eps_equal=0.1))]:
+act_dim = 0 if args.inputs == "obs" else train[0][0].acts.shape[-1]
+teachers = ([("oracle", TeacherConfig()), ("equal0.02", TeacherConfig(eps_equal=0.02)),
+             ("equal0.05", TeacherConfig(eps_equal=0.05)), ("equal0.1", TeacherConfig(eps_equal=0.1))]
+            if args.teachers is None else [(n, n) for n in args.teachers.split(",")])
+for name, cfg in teachers:
     teacher = SimulatedTeacher(cfg, np.random.default_rng(1))
     ens = RewardEnsemble(obs_dim, act_dim, 3, seed=0)
     trainer = EnsembleTrainer(ens, FitConfig(), np.random.default_rng(2))
