@@ -13,7 +13,7 @@ from typing import Any, NoReturn, Sequence
 from agents.config import ALGOS, LABELERS, REWARD_INPUTS, REWARDS, TRUE_TASKS, VALIDATIONS, TrainConfig
 from envs.registry import TASKS, TaskSpec
 from preference.selection import SELECTIONS
-from preference.teachers import PRESETS
+from preference.teachers import PARAMETRIC_FORMS, PRESETS
 from preference.store import StoreError
 
 EXIT_USAGE = 2
@@ -91,7 +91,7 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                         "default %(default)s")
     p.add_argument("--labeler", choices=LABELERS, default=d.labeler,
                    help="who answers queries; default %(default)s (synthetic, reads the true reward)")
-    p.add_argument("--teacher", default=d.teacher, metavar="{" + ",".join(sorted(PRESETS)) + ",stoch:BETA,tie:TAU}",
+    p.add_argument("--teacher", default=d.teacher, metavar="{" + ",".join([*sorted(PRESETS), *PARAMETRIC_FORMS]) + "}",
                    help="synthetic labeler: the perfect oracle or a B-Pref noisy teacher (stoch: Boltzmann "
                         "beta=1, stoch:BETA another beta; mistake: 10%% flips; skip; equal; myopic: gamma=0.9), "
                         "or tie:TAU: the oracle, answering 'equally good' when the clip returns differ by less "

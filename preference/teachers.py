@@ -47,6 +47,8 @@ PRESETS: dict[str, TeacherConfig] = {
 
 PARAMETRIC: dict[str, tuple[str, str]] = {"stoch": ("beta", "BETA"), "tie": ("equal_within", "TAU")}
 """Teachers named ``NAME:VALUE``: the TeacherConfig field VALUE sets, and the parameter's name."""
+PARAMETRIC_FORMS: tuple[str, ...] = tuple(f"{head}:{what}" for head, (_, what) in PARAMETRIC.items())
+"""How a user writes them: ``stoch:BETA``, ``tie:TAU``."""
 
 
 def teacher_config(name: str) -> TeacherConfig:
@@ -68,7 +70,7 @@ def teacher_config(name: str) -> TeacherConfig:
         if not (value > 0 and math.isfinite(value)):
             raise ValueError(f"teacher {name!r}: {what} in {head}:{what} must be a positive number")
         return TeacherConfig(**{field: value})
-    raise ValueError(f"unknown teacher {name!r}; choose from {', '.join(PRESETS)}, stoch:BETA or tie:TAU")
+    raise ValueError(f"unknown teacher {name!r}; choose from {', '.join(PRESETS)}, {' or '.join(PARAMETRIC_FORMS)}")
 
 
 MARGIN_CLIPS = 100
