@@ -65,12 +65,32 @@ def algo_class(algo: str) -> type[OnPolicyAlgorithm]:
     return ALGOS[algo]
 
 
+def _kind_error(value: Any, default: Any) -> str | None:
+    """What is wrong with ``value`` for a setting whose default is ``default`` (None: nothing we can tell).
+    A number's default asks for a number (an int's for a whole one); a schedule (callable) is a number."""
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "expected True or False"
+    if not isinstance(default, (int, float)):  # None, text, a dict: any value may be meant
+        return None
+    if isinstance(default, int):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "expected a whole number"
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) or callable(value)):
+        return "expected a number"
+    return None
+
+
 def check_kwargs(kwargs: dict[str, Any], algo: str = "ppo") -> None:
-    """Raise ValueError naming any keyword that ``algo``'s class does not take."""
-    accepted = set(inspect.signature(algo_class(algo).__init__).parameters) - {"self", "env"}
+    """Raise ValueError naming any keyword that ``algo``'s class does not take, or a value of the wrong
+    kind for it (text where its default is a number, say)."""
+    params = inspect.signature(algo_class(algo).__init__).parameters
+    accepted = set(params) - {"self", "env"}
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
         raise ValueError(f"unknown {algo.upper()} setting(s): {', '.join(unknown)}")
+    for key, value in kwargs.items():
+        problem = _kind_error(value, params[key].default)
+        if problem:
+            raise ValueError(f"--ppo {key}={value!r}: {problem}")
     if algo == "trpo" and kwargs.get("target_kl", 0.01) is None:
         raise ValueError("TRPO needs a target_kl (its trust region's size); target_kl=None is for PPO")
 

@@ -74,6 +74,8 @@ def test_smoke_run_writes_every_file_and_tag(tmp_path):
     (["--teacher", "stoch:0"], "BETA in stoch:BETA must be a positive number"),
     (["--ppo", "bogus_key=1"], "unknown PPO setting(s): bogus_key"),
     (["--ppo", "novalue"], "KEY=VALUE"),
+    (["--ppo", "gamma=abc"], "--ppo gamma='abc': expected a number"),
+    (["--ppo", "n_steps=1.5"], "--ppo n_steps=1.5: expected a whole number"),
     (["--device", "tpu"], "unknown device"),
     (["--restart-after", "-1"], "--restart-after must be >= 0"),
     (["--height-bonus", "-1", "--env", "Hopper"], "--height-bonus must be >= 0"),
