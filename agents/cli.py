@@ -7,6 +7,7 @@ import ast
 import os
 import sys
 from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
@@ -200,9 +201,18 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         game_over_penalty=args.game_over_penalty)
 
 
+def _version() -> str:
+    """The installed package's version (``unknown`` when run from a source tree that is not installed)."""
+    try:
+        return metadata.version("prefrl")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="prefrl", description="Reinforcement learning from clip-pair preferences "
                                                 "(Christiano et al. 2017) with SB3 PPO.")
+    parser.add_argument("--version", action="version", version=f"prefrl {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     train = sub.add_parser("train", help="train one agent (learned or true reward)",
                            description="Train PPO on the reward learned from synthetic-oracle preferences "

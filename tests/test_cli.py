@@ -115,6 +115,8 @@ def test_help_documents_every_flag(tmp_path):
     assert out.returncode == 0
     for flag in ("--env", "--reward", "--labels", "--timesteps", "--seed", "--selection", "--device", "--ppo"):
         assert flag in out.stdout
+    version = prefrl("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("prefrl ")
     tasks = prefrl("tasks", cwd=tmp_path).stdout
     assert tasks.count("-v5") == 15  # 8 MuJoCo tasks, 7 Atari games
     fall = {line.split()[0]: line.split("fall: ")[1] for line in tasks.splitlines() if "fall: " in line}
