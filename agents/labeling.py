@@ -93,6 +93,8 @@ def export_labels(run_dir: Path, out: Path) -> int:
     store.close()
     keys = ("query_id", "clip_a", "clip_b", "env_step", "selection", "value", "source", "labeler",
             "seconds", "created", "undone_at")
+    if not out.parent.is_dir():
+        raise ValueError(f"--export {out}: folder {out.parent} does not exist")
     with open(out, "w") as f:
         for row in rows:
             rec = dict(zip(keys, row))

@@ -98,6 +98,9 @@ def test_keys_answer_undo_and_export(run_dir, tmp_path):
     assert n == 4 == len(rows)  # three answers plus the undone one, flagged
     assert sum(r["undone_at"] is not None for r in rows) == 1
     assert {r["query_id"] for r in rows if r["undone_at"] is None} == set(got)
+    with pytest.raises(ValueError, match="does not exist"):  # one line for the CLI, and no file written
+        export_labels(run_dir, tmp_path / "nowhere" / "labels.jsonl")
+    assert store.counts() == {"pending": 0, "answered": 2, "dropped": 1}
 
 
 def test_screenshot_shows_two_different_clips_and_status(run_dir, tmp_path):
