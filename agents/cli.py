@@ -288,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "true reward. MuJoCo: on the most recently labeled clips, per-step "
                                       "correlation, on healthy steps, within clips, mean r̂ on healthy vs "
                                       "unhealthy steps, and fall_price_ratio: how much of the truth's price of a "
-                                      "fall r̂ charges, each in units of its spread (1: as the truth). Atari: on "
+                                      "fall r̂ charges, each in units of its spread (1: as the truth); and what the "
+                                      "labeler was shown (labeled_by_phase: before RL, then each quarter of "
+                                      "training: labels, healthy share, mean true return). Atari: on "
                                       "fresh clips that no labeler saw, played by the run's policy (or --policy), "
                                       "r̂'s agreement with the oracle on every pair "
                                       "it would not tie, and the correlation of predicted and true clip returns.")

@@ -77,22 +77,50 @@ def fall_price_ratio(r_hat: np.ndarray, true: np.ndarray, healthy: np.ndarray) -
     return float((r_hat[healthy].mean() - r_hat[~healthy].mean()) / np.std(r_hat) / true_gap)
 
 
+def labeled_by_phase(labels: list, clip_of, timesteps: int, unhealthy_below: float,
+                     phases: int = 4) -> list[dict[str, Any]]:
+    """What the labeler was shown, phase by phase of training: the pairs asked before RL (random-policy
+    clips), then ``phases`` equal spans of ``timesteps``. Per phase: labels, the share of the clips' steps
+    that are healthy (true reward above ``unhealthy_below``), the share of clips healthy throughout, and
+    the clips' mean true return. A run whose labeled clips are almost all fallen cannot teach r̂ what
+    standing is worth. ``clip_of(id)`` loads a clip; ``labels``: ``Label``s (their ``env_step``)."""
+    edges = [timesteps * k / phases for k in range(phases + 1)]
+    groups: list[list] = [[] for _ in range(phases + 1)]
+    for lab in labels:
+        k = 0 if lab.env_step == 0 else min(phases, int(np.searchsorted(edges, lab.env_step)))
+        groups[k].append(lab)
+    out = []
+    for k, group in enumerate(groups):
+        if not group:
+            continue
+        rewards = [clip_of(i).true_rewards for lab in group for i in (lab.clip_a, lab.clip_b)]
+        healthy = [r > unhealthy_below for r in rewards]
+        out.append({"phase": "before RL" if k == 0 else f"{edges[k - 1]:,.0f}-{edges[k]:,.0f} steps",
+                    "labels": len(group), "healthy_share": float(np.mean(np.concatenate(healthy))),
+                    "clips_healthy_throughout": float(np.mean([h.all() for h in healthy])),
+                    "mean_true_return": float(np.mean([r.sum() for r in rewards]))})
+    return out
+
+
 def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = None) -> dict[str, Any]:
     """Per-step agreement of r̂ with the true reward on the ``clips`` most recently labeled clips."""
     cfg = _learned_run_config(run_dir)
     from envs.registry import get_task
     if get_task(cfg.env).kind == "atari":
         raise ValueError(f"{run_dir}: an Atari run's labeled clips are frames; use atari_fresh_clips")
+    threshold = -cfg.unhealthy_penalty / 2 if unhealthy_below is None else unhealthy_below
     store = PreferenceStore(run_dir / "store", create=False)
-    labels = store.labels()[-(clips // 2):]
+    every = store.labels()
+    labels = every[-(clips // 2):]
     chosen = [store.load_clip(i) for label in labels for i in (label.clip_a, label.clip_b)]
+    span = cfg.timesteps or max((lab.env_step for lab in every), default=1)
+    phases = labeled_by_phase(every, store.load_clip, span, threshold)
     store.close()
     if not chosen:
         raise ValueError(f"{run_dir}: no labeled clips yet")
     ens, which = _ensemble(run_dir, cfg, act_dim=cfg.reward_act_dim(chosen[0].acts.shape[-1]))
     r = np.concatenate([ens.predict(c.obs, c.acts) for c in chosen])
     true = np.concatenate([c.true_rewards for c in chosen])
-    threshold = -cfg.unhealthy_penalty / 2 if unhealthy_below is None else unhealthy_below
     healthy = true > threshold
     within = [np.corrcoef(ens.predict(c.obs, c.acts), c.true_rewards)[0, 1] for c in chosen
               if np.std(c.true_rewards) > 1e-6]
@@ -106,7 +134,8 @@ def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = No
            "true_mean_unhealthy": float(true[~healthy].mean()) if (~healthy).any() else None,
            "r_hat_std": float(r.std()), "true_std": float(true.std()),
            "fall_price_ratio": fall_price_ratio(r, true, healthy),
-           "median_within_clip_corr": float(np.median(within)) if within else None}
+           "median_within_clip_corr": float(np.median(within)) if within else None,
+           "labeled_by_phase": phases}
     return out
 
 

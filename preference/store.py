@@ -92,6 +92,8 @@ class Label:
     seconds: float | None
     created: float
     id: int = 0
+    env_step: int = 0
+    """The training step at which the query was asked (0: before RL, on random-policy clips)."""
 
 
 class PreferenceStore:
@@ -272,8 +274,8 @@ class PreferenceStore:
 
     def labels(self, include_dropped: bool = False) -> list[Label]:
         """Every answer, oldest first."""
-        sql = ("SELECT l.query_id, q.clip_a, q.clip_b, l.value, l.source, l.labeler, l.seconds, l.created, l.id "
-               "FROM labels l JOIN queries q ON q.id = l.query_id")
+        sql = ("SELECT l.query_id, q.clip_a, q.clip_b, l.value, l.source, l.labeler, l.seconds, l.created, l.id, "
+               "q.env_step FROM labels l JOIN queries q ON q.id = l.query_id")
         if not include_dropped:
             sql += " WHERE l.value IS NOT NULL"
         return [Label(*row) for row in self._db.execute(sql + " ORDER BY l.id")]

@@ -171,6 +171,11 @@ def test_diagnose_reports_per_step_agreement(finished_run, tmp_path):
     assert report["model"] == "final" and report["clips"] == 20 and report["steps"] == 20 * 50
     assert -1.0 <= report["corr_all"] <= 1.0 and report["r_hat_std"] > 0
     assert "fall_price_ratio" in report
+    from preference.store import PreferenceStore
+    store = PreferenceStore(finished_run / "store", create=False)
+    assert sum(row["labels"] for row in report["labeled_by_phase"]) == len(store.labels())
+    assert report["labeled_by_phase"][0]["phase"] == "before RL"
+    store.close()
     expect_usage_error(prefrl("diagnose", str(tmp_path), cwd=tmp_path), "not a run folder")
 
 
@@ -241,3 +246,27 @@ def test_travel_measures_distance_and_speed_when_fallen_on_a_real_hopper_episode
     assert distance == pytest.approx(np.mean([v[-1] - v[0] for v in x]))
     assert fallen_speed == pytest.approx(speed[flags].mean())
     assert travel([]) == (None, None)
+
+
+def test_labeled_by_phase_counts_what_the_labeler_saw(tmp_path):
+    """Known answers: pairs asked before RL, in the first half and in the second half of 1,000 steps, of
+    clips whose fallen steps (true reward -5) are placed by hand."""
+    from agents.diagnose import labeled_by_phase
+    from preference.clips import Clip
+    from preference.store import PreferenceStore
+
+    store = PreferenceStore(tmp_path / "store")
+
+    def clip(down: int) -> int:  # 4 steps, the last ``down`` of them fallen
+        rewards = np.array([1.0] * (4 - down) + [-5.0] * down, dtype=np.float32)
+        return store.add_clip(Clip(np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32), rewards, None, 0))
+
+    for step, down_a, down_b in [(0, 4, 4), (0, 4, 2), (100, 0, 2), (1000, 0, 0), (1500, 0, 4)]:
+        store.answer(store.add_query(clip(down_a), clip(down_b), step, "random"), 1.0, "oracle", "perfect")
+    store.answer(store.add_query(clip(0), clip(0), 600, "random"), None, "human", "me")  # dropped: not shown
+    rows = labeled_by_phase(store.labels(), store.load_clip, 1000, unhealthy_below=-2.5, phases=2)
+    assert [(r["phase"], r["labels"]) for r in rows] == [("before RL", 2), ("0-500 steps", 1),
+                                                        ("500-1,000 steps", 2)]  # a step past the end: last
+    assert [r["healthy_share"] for r in rows] == pytest.approx([2 / 16, 6 / 8, 12 / 16])
+    assert [r["clips_healthy_throughout"] for r in rows] == pytest.approx([0.0, 0.5, 0.75])
+    assert rows[0]["mean_true_return"] == pytest.approx((-20 - 20 - 20 - 8) / 4)
