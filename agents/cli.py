@@ -96,7 +96,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="synthetic labeler: the perfect oracle or a B-Pref noisy teacher (stoch: Boltzmann "
                         "beta=1, stoch:BETA another beta; mistake: 10%% flips; skip; equal; myopic: gamma=0.9), "
                         "or tie:TAU: the oracle, answering 'equally good' when the clip returns differ by less "
-                        "than TAU; default %(default)s")
+                        "than TAU, or near:TAU: the oracle, answering 'can't tell' (the pair is dropped and "
+                        "another asked) there; default %(default)s")
     p.add_argument("--oracle-after", type=float, default=d.oracle_after,
                    help="with --labeler human+oracle: seconds a query waits for a person before the oracle "
                         "answers it; default %(default)s")

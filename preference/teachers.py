@@ -25,7 +25,8 @@ class TeacherConfig:
     of H weighted gamma^(H-1-t); eps_mistake: flip probability; eps_skip: skip the pair when
     neither return exceeds eps_skip * margin (if that is positive); eps_equal: answer 0.5 when the
     returns differ by less than eps_equal * margin; equal_within: answer 0.5 when the returns differ by less
-    than this absolute amount (true-return units per clip). margin: the mean return of recent clips."""
+    than this absolute amount (true-return units per clip); drop_within: answer "can't tell" (drop the pair)
+    when they differ by less than this. margin: the mean return of recent clips."""
 
     beta: float = math.inf
     gamma: float = 1.0
@@ -33,6 +34,7 @@ class TeacherConfig:
     eps_skip: float = 0.0
     eps_equal: float = 0.0
     equal_within: float = 0.0
+    drop_within: float = 0.0
 
 
 PRESETS: dict[str, TeacherConfig] = {
@@ -45,10 +47,11 @@ PRESETS: dict[str, TeacherConfig] = {
 }
 
 
-PARAMETRIC: dict[str, tuple[str, str]] = {"stoch": ("beta", "BETA"), "tie": ("equal_within", "TAU")}
+PARAMETRIC: dict[str, tuple[str, str]] = {"stoch": ("beta", "BETA"), "tie": ("equal_within", "TAU"),
+                                          "near": ("drop_within", "TAU")}
 """Teachers named ``NAME:VALUE``: the TeacherConfig field VALUE sets, and the parameter's name."""
 PARAMETRIC_FORMS: tuple[str, ...] = tuple(f"{head}:{what}" for head, (_, what) in PARAMETRIC.items())
-"""How a user writes them: ``stoch:BETA``, ``tie:TAU``."""
+"""How a user writes them: ``stoch:BETA``, ``tie:TAU``, ``near:TAU``."""
 
 
 def teacher_config(name: str) -> TeacherConfig:
@@ -57,6 +60,9 @@ def teacher_config(name: str) -> TeacherConfig:
     over the spread of clip returns: certain about large differences, a coin flip about small ones.
     ``tie:TAU``, the perfect oracle except that it answers "equally good" when the two clips' true returns
     differ by less than TAU > 0, as a person does when two clips look alike.
+    ``near:TAU``, the perfect oracle except that it answers "can't tell" (the pair is dropped, and another is
+    asked in its place) when the returns differ by less than TAU: unlike a tie, it does not teach r̂ that the
+    two clips are worth the same.
     Raises ValueError with one line for an unknown name or a bad parameter."""
     if name in PRESETS:
         return PRESETS[name]
@@ -109,6 +115,8 @@ class SimulatedTeacher:
         skip_at = self.cfg.eps_skip * margin
         equal_within = max(self.cfg.eps_equal * margin, self.cfg.equal_within)
         if skip_at > 0 and max(ra_full, rb_full) <= skip_at:
+            return None
+        if abs(ra_full - rb_full) < self.cfg.drop_within:
             return None
         if abs(ra_full - rb_full) < equal_within:
             return 0.5

@@ -104,6 +104,15 @@ def test_tie_answers_equal_below_tau_and_as_the_oracle_above_it():
     assert SimulatedTeacher("tie:1.5").label(clip([-5.0] * 10), clip([-5.1] * 10)) == 0.5  # negative returns too
 
 
+def test_near_drops_the_pairs_below_tau_and_answers_as_the_oracle_above_it():
+    data = pairs(mean=0.3)
+    near, oracle = labels("near:1.5", data), labels("oracle", data)
+    gaps = np.array([abs(a.true_return - b.true_return) for a, b in data])
+    assert np.all(np.isnan(near[gaps < 1.5])) and np.array_equal(near[gaps >= 1.5], oracle[gaps >= 1.5])
+    assert 0.2 < np.mean(np.isnan(near)) < 0.4  # the same pairs tie:1.5 answers 0.5 on
+    assert SimulatedTeacher("near:1.5").label(clip([-5.0] * 10), clip([-5.1] * 10)) is None
+
+
 def test_myopic_teacher_prefers_the_recent_rewards():
     early, late = clip([1.0] * 5 + [0.0] * 5), clip([0.0] * 5 + [0.9] * 5)  # early has the larger sum
     assert SimulatedTeacher("oracle").label(early, late) == 1.0
