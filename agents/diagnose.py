@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +112,10 @@ def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = No
     threshold = -cfg.unhealthy_penalty / 2 if unhealthy_below is None else unhealthy_below
     store = PreferenceStore(run_dir / "store", create=False)
     every = store.labels()
-    labels = every[-(clips // 2):]
-    chosen = [store.load_clip(i) for label in labels for i in (label.clip_a, label.clip_b)]
+    load = functools.cache(store.load_clip)  # the recent clips are read once, for both uses
+    chosen = [load(i) for label in every[-(clips // 2):] for i in (label.clip_a, label.clip_b)]
     span = cfg.timesteps or max((lab.env_step for lab in every), default=1)
-    phases = labeled_by_phase(every, store.load_clip, span, threshold)
+    phases = labeled_by_phase(every, load, span, threshold)
     store.close()
     if not chosen:
         raise ValueError(f"{run_dir}: no labeled clips yet")

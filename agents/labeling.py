@@ -80,6 +80,8 @@ def open_window(run_dir: Path, labeler: str = "human", max_answers: int | None =
 
 def export_labels(run_dir: Path, out: Path) -> int:
     """Write every answer (dropped and undone ones included, flagged) as JSON lines; return how many."""
+    if not out.parent.is_dir():
+        raise ValueError(f"--export {out}: folder {out.parent} does not exist")
     _run_spec(run_dir)
     store = PreferenceStore(run_dir / "store", create=False)
     db = sqlite3.connect(store.db_path)
@@ -93,8 +95,6 @@ def export_labels(run_dir: Path, out: Path) -> int:
     store.close()
     keys = ("query_id", "clip_a", "clip_b", "env_step", "selection", "value", "source", "labeler",
             "seconds", "created", "undone_at")
-    if not out.parent.is_dir():
-        raise ValueError(f"--export {out}: folder {out.parent} does not exist")
     with open(out, "w") as f:
         for row in rows:
             rec = dict(zip(keys, row))
