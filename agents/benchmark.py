@@ -64,8 +64,10 @@ def summarize(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
         lines.append(f"| {run} | {r['seed']} | {r['true_return_mean']:.1f} +- {r['true_return_std']:.1f} "
                      f"| {r['oracle_return_mean']:.1f} | {r['steps_per_sec']:.0f} | {acc} | {corr} |")
     lines += ["",
-              f"- return ratio (learned / true reward, gym task return): **{format_ratio(s['preferences.true_return_mean'], s['true.true_return_mean'])}**",
-              f"- oracle-return ratio: {format_ratio(s['preferences.oracle_return_mean'], s['true.oracle_return_mean'])}",
+              "- return ratio (learned / true reward, gym task return): "
+              f"**{format_ratio(s['preferences.true_return_mean'], s['true.true_return_mean'])}**",
+              "- oracle-return ratio: "
+              f"{format_ratio(s['preferences.oracle_return_mean'], s['true.oracle_return_mean'])}",
               f"- throughput ratio (steps/s learned / true, fitting and labeling included): "
               f"**{s['throughput_ratio']:.3f}**", ""]
     return s, "\n".join(lines)

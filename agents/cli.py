@@ -369,7 +369,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for row in score_policies(Path(args.run), args.policy, args.episodes):
                     print(f"{row['policy']}: oracle return {row['oracle_return']:.1f}, unhealthy steps "
                           f"{row['unhealthy_steps']:.0f}, r̂ return {row['r_hat_return']:.1f} (per healthy step "
-                          f"{_fmt(row['r_hat_mean_healthy'])}, per unhealthy step {_fmt(row['r_hat_mean_unhealthy'])}), "
+                          f"{_fmt(row['r_hat_mean_healthy'])}, per unhealthy step "
+                          f"{_fmt(row['r_hat_mean_unhealthy'])}), "
                           f"mean squared action {row['mean_squared_action']:.2f}; discounted at gamma "
                           f"{row['gamma']:g}: r̂ {row['r_hat_discounted']:.1f}, oracle {row['oracle_discounted']:.1f}"
                           + ("" if row["distance"] is None else

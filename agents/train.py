@@ -293,7 +293,8 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
         callback.stop_flag = stop
         model.learn(total_timesteps=cfg.timesteps - start_steps, callback=callback, reset_num_timesteps=False)
     learn_seconds = previous_seconds + time.perf_counter() - t_learn
-    if stop.is_set() and model.num_timesteps < cfg.timesteps:  # Ctrl-C / SIGTERM: keep what was trained, never a partial rollout
+    # Ctrl-C / SIGTERM: keep what was trained, never a partial rollout
+    if stop.is_set() and model.num_timesteps < cfg.timesteps:
         checkpoint(callback.rollout_start_steps, learn_seconds)
         bar.close()
         logger.close()

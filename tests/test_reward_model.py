@@ -128,7 +128,8 @@ def test_out_of_bag_validation_holds_out_exactly_what_each_members_sample_leaves
         trained = (trainer.boot[k] > 0) & ~val
         assert not (trained & val).any() and (trained | val).all()
     stats = trainer.evaluate()  # every comparison is a tie of identical clips: loss log 2 on both sides
-    assert stats.train_loss == pytest.approx(np.log(2), rel=1e-4) and stats.val_loss == pytest.approx(np.log(2), rel=1e-4)
+    assert stats.train_loss == pytest.approx(np.log(2), rel=1e-4)
+    assert stats.val_loss == pytest.approx(np.log(2), rel=1e-4)
     assert stats.n_labels == len(window)
 
 

@@ -71,7 +71,8 @@ def test_deferred_r_hat_matches_step_by_step():
     """Settled at the end, r̂ and each episode's learned return are what per-step r̂ gives."""
     rng = np.random.default_rng(1)
     acts = rng.uniform(-1, 1, (120, 2, 2))
-    now, later = LearnedRewardVecEnv(make_venv(), _linear_reward), LearnedRewardVecEnv(make_venv(), _linear_reward, defer=True)
+    now = LearnedRewardVecEnv(make_venv(), _linear_reward)
+    later = LearnedRewardVecEnv(make_venv(), _linear_reward, defer=True)
     now.reset()
     later.reset()
     per_step = []

@@ -14,7 +14,8 @@ from preference.store import PreferenceStore, StoreError
 def make_clip(seed: int, steps: int = 5) -> Clip:
     rng = np.random.default_rng(seed)
     return Clip(obs=rng.normal(size=(steps, 3)).astype(np.float32), acts=rng.normal(size=(steps, 2)).astype(np.float32),
-                true_rewards=rng.normal(size=steps).astype(np.float32), states=rng.normal(size=(steps, 4)), env_step=seed)
+                true_rewards=rng.normal(size=steps).astype(np.float32), states=rng.normal(size=(steps, 4)),
+                env_step=seed)
 
 
 def test_clips_round_trip_and_queries_get_answered_once(tmp_path):

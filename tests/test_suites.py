@@ -112,7 +112,8 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     assert all(r["code"] is None or len(r["code"].split("+")[0]) >= 7 for r in rows if r["status"] == "done")
 
     # a finished cell run with other settings does not stand for the cell asked for: refused
-    with pytest.raises(ValueError, match=r"Reacher__true__s0 was run with other settings \(ppo gamma: ran 0.9, asked 0.5\)"):
+    other = r"Reacher__true__s0 was run with other settings \(ppo gamma: ran 0.9, asked 0.5\)"
+    with pytest.raises(ValueError, match=other):
         run_suite(cells, replace(BASE, ppo={"gamma": 0.5}), tmp_path, workers=1)
     # ... but a setting only the learned reward reads does not change a true-reward cell
     capsys.readouterr()
@@ -136,7 +137,8 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     old_result.write_text(json.dumps({**json.loads(old_result.read_text()), "finished": 1e9}))
     os.utime(old_result, (4e9, 4e9))
     planned = plan_suite(cells, BASE, tmp_path / "planned", reuse=[older, tmp_path])
-    assert planned[0].startswith(f"reused    Reacher__true__s0 from {tmp_path}/cells/") and planned[2] == "runs      Nope__true__s0"
+    assert planned[0].startswith(f"reused    Reacher__true__s0 from {tmp_path}/cells/")
+    assert planned[2] == "runs      Nope__true__s0"
     old_result.write_text(json.dumps({k: v for k, v in json.loads(old_result.read_text()).items() if k != "finished"}))
     os.utime(old_result, (4e9, 4e9))  # a run from before that record: its file's time stands in
     assert plan_suite(cells, BASE, tmp_path / "planned", reuse=[older, tmp_path])[0].startswith(
