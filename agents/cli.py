@@ -125,9 +125,10 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="refit the reward model every N env steps; default %(default)s")
     p.add_argument("--pretrain-epochs", type=_positive_int, default=d.pretrain_epochs,
                    help="passes over the initial labels before RL; default %(default)s")
-    p.add_argument("--random-episode-steps", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--random-episode-steps", type=int, default=None, metavar="N",
                    help="MuJoCo: restart the random-policy rollouts that give the initial clips every N "
-                        "steps; default: the task's episode length")
+                        "steps (0: never, they run whole episodes); default: the task's (Walker2d 60, "
+                        "the others 0)")
     p.add_argument("--normalize-on", choices=("labeled", "recent"), default=d.normalize_on,
                    help="normalize r̂ after each fit on all labeled clips (stable) or the 50 most recent "
                         "clips; default %(default)s")
@@ -329,7 +330,9 @@ def _cmd_tasks(algo: str | None) -> None:
     for spec in TASKS.values():
         print(f"{spec.name:24s} {spec.gym_id:28s} clip {spec.clip_steps:4d} steps  "
               f"episode {spec.episode_steps:5d}  labels {spec.default_labels:5d}  steps {spec.default_timesteps:,}  "
-              f"r̂ of {'frames' if spec.kind == 'atari' else spec.reward_inputs}{_fall_price(spec)}")
+              f"r̂ of {'frames' if spec.kind == 'atari' else spec.reward_inputs}"
+              + (f"  random rollouts restart every {spec.random_episode_steps}" if spec.random_episode_steps else "")
+              + _fall_price(spec))
         if algo is not None:
             settings = spec.rl_settings(algo)
             print(f"    {algo}: " + ("not offered" if settings is None else

@@ -94,7 +94,7 @@ class TrainConfig:
     """Passes over the initial comparisons before RL starts."""
     random_episode_steps: int | None = None
     """MuJoCo: the random-policy rollouts that give the initial clips restart every this many steps
-    (None: they run the task's full episode)."""
+    (0: they run the task's full episode; None: the task's default, see ``resolved``)."""
     normalize_on: str = "labeled"
     """r̂ is normalized after each fit on `labeled` clips (stable) or the `recent` policy clips."""
     validation: str = "split"
@@ -162,17 +162,21 @@ class TrainConfig:
 
     def resolved(self) -> "TrainConfig":
         """A copy with every task default that a run fixes at its start filled in (labels, timesteps,
-        restart_after, reward_inputs, ppo_resolved; for Atari the paper's Atari settings, see
-        ``_with_atari_defaults``): what ``config.json`` of a run of this config holds. Resolving a resolved
-        config changes nothing."""
+        restart_after, random_episode_steps, reward_inputs, ppo_resolved; for Atari the paper's Atari
+        settings, see ``_with_atari_defaults``): what ``config.json`` of a run of this config holds.
+        Resolving a resolved config changes nothing."""
         # a saved config (its PPO settings fixed) has them already: today's defaults must not rewrite it
-        cfg = self if self.ppo_resolved is not None else self._with_atari_defaults()
+        saved = self.ppo_resolved is not None
+        cfg = self if saved else self._with_atari_defaults()
         spec = cfg.task()
+        # unset: the task's; a saved None is a run from before that default, whose rollouts ran whole episodes
+        random_steps = (cfg.random_episode_steps if saved or cfg.random_episode_steps is not None
+                        else spec.random_episode_steps)
         return replace(cfg, labels=spec.default_labels if cfg.labels is None else cfg.labels,
                        timesteps=spec.default_timesteps if cfg.timesteps is None else cfg.timesteps,
                        restart_after=spec.restart_after, unhealthy_penalty=spec.unhealthy_penalty,
                        height_bonus=spec.height_bonus, tilt_penalty=spec.tilt_penalty,
-                       reward_inputs=cfg.resolved_reward_inputs(),
+                       random_episode_steps=random_steps, reward_inputs=cfg.resolved_reward_inputs(),
                        ppo_resolved=cfg.ppo_settings())
 
     def _with_atari_defaults(self) -> "TrainConfig":
@@ -291,8 +295,8 @@ class TrainConfig:
             raise ValueError(f"--clip-seconds must be positive, got {self.clip_seconds}")
         if self.clip_steps is not None and self.clip_steps < 2:
             raise ValueError(f"--clip-steps must be at least 2, got {self.clip_steps}")
-        if self.random_episode_steps is not None and self.random_episode_steps < 1:
-            raise ValueError(f"--random-episode-steps must be >= 1, got {self.random_episode_steps}")
+        if self.random_episode_steps is not None and self.random_episode_steps < 0:
+            raise ValueError(f"--random-episode-steps must be >= 0, got {self.random_episode_steps}")
         if not 0.0 < self.initial_fraction < 1.0:
             raise ValueError(f"--initial-fraction must be in (0, 1), got {self.initial_fraction}")
 

@@ -205,7 +205,7 @@ def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) ->
         if spec.kind == "atari":
             clips = atari_random_clips(spec, n_clips, cfg.seed + 2, cfg.sticky_actions, cfg.game_over_penalty)
         else:
-            clips = random_policy_clips(spec, n_clips, cfg.seed + 2, cfg.random_episode_steps)
+            clips = random_policy_clips(spec, n_clips, cfg.seed + 2, cfg.random_episode_steps or None)
         if cfg.labeler != "oracle":
             print(f"label clip pairs with: prefrl label {run_dir}", file=sys.stderr)
         parts.loop.pretrain(clips)

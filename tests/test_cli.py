@@ -122,6 +122,8 @@ def test_help_documents_every_flag(tmp_path):
     fall = {line.split()[0]: line.split("fall: ")[1] for line in tasks.splitlines() if "fall: " in line}
     assert fall == {"Hopper": "height 1, tilt 1", "Walker2d": "penalty 5", "Ant": "penalty 5",
                     "InvertedPendulum": "penalty 5", "InvertedDoublePendulum": "penalty 5"}
+    restarts = [line.split()[0] for line in tasks.splitlines() if "random rollouts restart every 60" in line]
+    assert restarts == ["Walker2d"]  # before RL, its random-policy rollouts restart every 60 steps
     trpo = prefrl("tasks", "--algo", "trpo", cwd=tmp_path).stdout
     assert trpo.count("trpo: n_envs=2") == 8 and trpo.count("trpo: not offered") == 7
     assert "Swimmer" in trpo.split("gamma=0.9999")[0].splitlines()[-2]  # rl-zoo's one task-specific gamma
@@ -200,6 +202,27 @@ def test_random_policy_rollouts_restart_every_random_episode_steps():
     assert min(later) < 1.0  # by default the rollout runs on, fallen, into the next clips
     cfg = _config_from(build_parser().parse_args(["train", "--random-episode-steps", "60"]))
     assert cfg.random_episode_steps == 60
+
+
+def test_random_episode_steps_default_is_the_tasks_and_a_saved_run_keeps_its_own(tmp_path):
+    from agents.config import TrainConfig, load_run_config
+    from agents.train import prepare
+
+    assert TrainConfig(env="Walker2d").resolved().random_episode_steps == 60  # the task's default
+    assert TrainConfig(env="Hopper").resolved().random_episode_steps is None  # whole episodes
+    whole = TrainConfig(env="Walker2d", random_episode_steps=0)
+    prepare(whole)  # 0 (whole episodes) is kept, saved and not replaced by the default on resolving again
+    assert whole.random_episode_steps == 0 and whole.resolved().random_episode_steps == 0
+    fresh = TrainConfig(env="Walker2d")
+    prepare(fresh)
+    fresh.save(tmp_path / "config.json")
+    assert load_run_config(tmp_path).resolved().random_episode_steps == 60
+    # a Walker2d run from before the default saved None: it ran whole episodes and still says so
+    before = json.loads((tmp_path / "config.json").read_text()) | {"random_episode_steps": None}
+    (tmp_path / "config.json").write_text(json.dumps(before))
+    assert load_run_config(tmp_path).resolved().random_episode_steps is None
+    with pytest.raises(ValueError, match="--random-episode-steps must be >= 0, got -1"):
+        TrainConfig(random_episode_steps=-1).validate()
 
 
 def test_a_run_config_keeps_the_fall_handling_it_ran_with(tmp_path):
