@@ -169,9 +169,10 @@ class TrainConfig:
         saved = self.ppo_resolved is not None
         cfg = self if saved else self._with_atari_defaults()
         spec = cfg.task()
-        # unset: the task's; a saved None is a run from before that default, whose rollouts ran whole episodes
-        random_steps = (cfg.random_episode_steps if saved or cfg.random_episode_steps is not None
-                        else spec.random_episode_steps)
+        if cfg.random_episode_steps is None and not saved:
+            random_steps = spec.random_episode_steps  # unset: the task's
+        else:  # a saved None: a run from before that default, whose rollouts ran whole episodes
+            random_steps = cfg.random_episode_steps or 0
         return replace(cfg, labels=spec.default_labels if cfg.labels is None else cfg.labels,
                        timesteps=spec.default_timesteps if cfg.timesteps is None else cfg.timesteps,
                        restart_after=spec.restart_after, unhealthy_penalty=spec.unhealthy_penalty,

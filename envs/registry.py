@@ -44,7 +44,7 @@ class TaskSpec:
         tilt_penalty: the oracle's true reward loses this much per step times t^2, t = |pitch| / pitch_limit
             (2t - 1 past the limit; 0: off).
         random_episode_steps: before RL, the random-policy rollouts that give the first clips restart every
-            this many steps (None: they run the whole episode).
+            this many steps (0: they run the whole episode).
         ppo: PPO settings (rl-zoo's tuned values for the v4 task, ported to v5).
         trpo: TRPO settings (sb3-contrib; rl-zoo's tuned MuJoCo values), None where TRPO is not offered.
         normalize: wrap PPO's env in ``VecNormalize``.
@@ -67,7 +67,7 @@ class TaskSpec:
     pitch_qpos: int | None = None
     pitch_limit: float | None = None
     tilt_penalty: float = 0.0
-    random_episode_steps: int | None = None
+    random_episode_steps: int = 0
     ppo: dict[str, Any] = field(default_factory=dict)
     trpo: dict[str, Any] | None = None
     normalize: bool = True

@@ -209,7 +209,7 @@ def test_random_episode_steps_default_is_the_tasks_and_a_saved_run_keeps_its_own
     from agents.train import prepare
 
     assert TrainConfig(env="Walker2d").resolved().random_episode_steps == 60  # the task's default
-    assert TrainConfig(env="Hopper").resolved().random_episode_steps is None  # whole episodes
+    assert TrainConfig(env="Hopper").resolved().random_episode_steps == 0  # whole episodes
     whole = TrainConfig(env="Walker2d", random_episode_steps=0)
     prepare(whole)  # 0 (whole episodes) is kept, saved and not replaced by the default on resolving again
     assert whole.random_episode_steps == 0 and whole.resolved().random_episode_steps == 0
@@ -220,7 +220,7 @@ def test_random_episode_steps_default_is_the_tasks_and_a_saved_run_keeps_its_own
     # a Walker2d run from before the default saved None: it ran whole episodes and still says so
     before = json.loads((tmp_path / "config.json").read_text()) | {"random_episode_steps": None}
     (tmp_path / "config.json").write_text(json.dumps(before))
-    assert load_run_config(tmp_path).resolved().random_episode_steps is None
+    assert load_run_config(tmp_path).resolved().random_episode_steps == 0
     with pytest.raises(ValueError, match="--random-episode-steps must be >= 0, got -1"):
         TrainConfig(random_episode_steps=-1).validate()
 
