@@ -168,8 +168,9 @@ _MUJOCO: list[TaskSpec] = [
     # Walker2d's random-policy rollouts before RL restart every 60 steps: run on, they fall at once and lie,
     # so every before-RL label compared two fallen clips (4% of steps healthy) and r̂ never saw what standing
     # is worth. Restarted, 35-40% of those steps are healthy, and over three seeds 700 labels reach 0.46 of
-    # true-reward PPO (0.08 before) and 1,400 labels 0.70 (0.41 before), every 1,400-label seed walking
-    # (RESULTS.md, twenty-first and twenty-second sessions). On Hopper it cost the one seed that hops.
+    # true-reward PPO (0.08 before) and 1,400 labels 0.70 (0.41 before); over five seeds 0.58 and 0.60, four
+    # of five walking (RESULTS.md, twenty-first and twenty-second sessions). On Hopper it cost the one seed
+    # that hops.
     TaskSpec("Walker2d", "Walker2d-v5", "mujoco", dt=0.008, episode_steps=1000,
              env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=1,
              pitch_qpos=2, pitch_limit=1.0, random_episode_steps=60),
