@@ -166,13 +166,9 @@ class TrainConfig:
         settings, see ``_with_atari_defaults``): what ``config.json`` of a run of this config holds.
         Resolving a resolved config changes nothing."""
         # a saved config (its PPO settings fixed) has them already: today's defaults must not rewrite it
-        saved = self.ppo_resolved is not None
-        cfg = self if saved else self._with_atari_defaults()
+        cfg = self if self.ppo_resolved is not None else self._with_atari_defaults()
         spec = cfg.task()
-        if cfg.random_episode_steps is None and not saved:
-            random_steps = spec.random_episode_steps  # unset: the task's
-        else:  # a saved None: a run from before that default, whose rollouts ran whole episodes
-            random_steps = cfg.random_episode_steps or 0
+        random_steps = spec.random_episode_steps if cfg.random_episode_steps is None else cfg.random_episode_steps
         return replace(cfg, labels=spec.default_labels if cfg.labels is None else cfg.labels,
                        timesteps=spec.default_timesteps if cfg.timesteps is None else cfg.timesteps,
                        restart_after=spec.restart_after, unhealthy_penalty=spec.unhealthy_penalty,
@@ -315,6 +311,8 @@ class TrainConfig:
         data.setdefault("unhealthy_penalty", DEFAULT_PENALTY)  # the fall's price before it was per task
         data.setdefault("height_bonus", 0.0)
         data.setdefault("tilt_penalty", 0.0)
+        if data.get("random_episode_steps") is None:  # a run from before the task default: whole episodes
+            data["random_episode_steps"] = 0
         known = {f.name for f in fields(cls)}
         cfg = cls(**{k: v for k, v in data.items() if k in known})
         if cfg.ppo_resolved is None:  # a run from before its PPO settings were saved: the registry's then

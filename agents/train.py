@@ -62,9 +62,9 @@ def make_vec_env(spec: TaskSpec, n_envs: int, seed: int, true_task: str = "harne
     return venv
 
 
-def random_policy_clips(spec: TaskSpec, n_clips: int, seed: int, episode_steps: int | None = None) -> list[Clip]:
+def random_policy_clips(spec: TaskSpec, n_clips: int, seed: int, episode_steps: int = 0) -> list[Clip]:
     """Roll a uniformly random policy until ``n_clips`` clips exist (before RL; not counted in steps),
-    restarting every ``episode_steps`` steps (None: at the task's episode end)."""
+    restarting every ``episode_steps`` steps (0: at the task's episode end)."""
     env = make_mujoco_env(spec)
     env.action_space.seed(seed)
     recorder = ClipRecorder(1, spec.clip_steps, capacity=n_clips)
@@ -205,7 +205,7 @@ def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) ->
         if spec.kind == "atari":
             clips = atari_random_clips(spec, n_clips, cfg.seed + 2, cfg.sticky_actions, cfg.game_over_penalty)
         else:
-            clips = random_policy_clips(spec, n_clips, cfg.seed + 2, cfg.random_episode_steps or None)
+            clips = random_policy_clips(spec, n_clips, cfg.seed + 2, cfg.random_episode_steps)
         if cfg.labeler != "oracle":
             print(f"label clip pairs with: prefrl label {run_dir}", file=sys.stderr)
         parts.loop.pretrain(clips)
