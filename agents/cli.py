@@ -88,8 +88,8 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help="random seed; default %(default)s")
     p.add_argument("--selection", choices=SELECTIONS, default=d.selection,
                    help="pair selection: random; ensemble disagreement, or entropy (near ties in r̂), over "
-                        "10x candidates (both random until r̂ is first fitted); "
-                        "default %(default)s")
+                        "10x candidates (both random until r̂ is first fitted); or coverage: the recent clip "
+                        "least like any asked about so far, against a random one; default %(default)s")
     p.add_argument("--labeler", choices=LABELERS, default=d.labeler,
                    help="who answers queries; default %(default)s (synthetic, reads the true reward)")
     p.add_argument("--teacher", default=d.teacher, metavar="{" + ",".join([*sorted(PRESETS), *PARAMETRIC_FORMS]) + "}",

@@ -24,7 +24,7 @@ from preference.oracle import PerfectOracle
 from preference.reward_model import RewardEnsemble
 from preference.schedule import LabelSchedule
 from preference.teachers import SimulatedTeacher
-from preference.selection import preference_variance, random_pairs, select_pairs
+from preference.selection import clip_features, preference_variance, random_pairs, select_pairs
 from preference.store import PreferenceStore
 
 Labeler = PerfectOracle | SimulatedTeacher
@@ -76,6 +76,7 @@ class PreferenceLoop:
         self._clips: dict[int, Clip] = {}
         self._ingested: dict[int, tuple[int, int | None]] = {}  # query -> (index, label id)
         self._pair_of: dict[int, tuple[int, int]] = {}  # query -> (clip a, clip b)
+        self._features: dict[int, np.ndarray] = {}  # stored clip -> clip_features, for coverage selection
         self.last_fit_step = 0
         self._unfitted = 0
         self.fit_seconds = 0.0
@@ -118,14 +119,31 @@ class PreferenceLoop:
         if n <= 0 or len(clips) < 2:
             return 0
         # An ensemble not yet fitted on any answer disagrees at random: its queries are random pairs.
-        method = self.cfg.selection if self.fitted else "random"
-        member_returns = self.member_returns_fn(clips) if method != "random" else None
-        pairs, var = select_pairs(len(clips), n, method, self.rng, member_returns)
+        # Coverage needs no ensemble.
+        method = self.cfg.selection if self.fitted or self.cfg.selection == "coverage" else "random"
+        member_returns = self.member_returns_fn(clips) if method not in ("random", "coverage") else None
+        coverage = None
+        if method == "coverage":
+            coverage = (np.stack([clip_features(c.obs) for c in clips]), self._asked_features())
+        pairs, var = select_pairs(len(clips), n, method, self.rng, member_returns, coverage=coverage)
         if not np.all(np.isnan(var)):
             self.last_disagreement = float(np.nanmean(var))
         for a, b in pairs:
-            self.store.add_query(self._store_clip(clips[a]), self._store_clip(clips[b]), env_step, method)
+            ids = self._store_clip(clips[a]), self._store_clip(clips[b])
+            self.store.add_query(*ids, env_step, method)
+            if method == "coverage":
+                for i, clip_id in zip((a, b), ids):
+                    self._features[clip_id] = coverage[0][i]
         return len(pairs)
+
+    def _asked_features(self) -> np.ndarray:
+        """clip_features of every clip asked about so far, [K, F] (K may be 0; after a resume, the
+        answered ones are read back from the store)."""
+        for pair in self._pair_of.values():
+            for clip_id in pair:
+                if clip_id not in self._features:
+                    self._features[clip_id] = clip_features(self.clip(clip_id).obs)
+        return np.stack(list(self._features.values())) if self._features else np.empty((0, 0))
 
     def member_returns_fn(self, clips: list[Clip]):
         def fn(idx: np.ndarray) -> np.ndarray:

@@ -120,6 +120,29 @@ def test_dropped_pairs_are_asked_again_while_waiting_and_at_the_end(tmp_path):
     assert store2.counts()["answered"] == 20 and store2.counts()["dropped"] > 0
 
 
+def test_coverage_asks_about_the_rare_clip_and_remembers_what_was_asked_after_a_restart(tmp_path):
+    loop, store, rec = make_loop(tmp_path, labeler="human", selection="coverage")
+    loop.pretrain(list(rec.clips))  # coverage needs no fitted ensemble: the initial queries use it
+    first = store.pending()
+    assert [q.selection for q in first] == ["coverage"] * 5
+    for q in first:
+        store.answer(q.id, PerfectOracle().label(loop.clip(q.clip_a), loop.clip(q.clip_b)), "human", "alice")
+    loop.ingest()
+    rng = np.random.default_rng(5)
+    for t in range(60):  # 12 new clips; the 7th lies far from every clip recorded before
+        o = rng.normal(size=(1, 3)) + (25.0 if 30 <= t < 35 else 0.0)
+        rec.add(o, rng.normal(size=(1, 1)), o[:, 0], None, np.array([False]))
+    rare = rec.recent(100)[-6]
+    assert loop.request(1, rec.recent(100), env_step=100) == 1
+    (q,) = store.pending()
+    assert rare.env_step in {loop.clip(q.clip_a).env_step, loop.clip(q.clip_b).env_step}
+    # A fresh loop on the same store (a resumed run) counts every answered clip as asked about.
+    loop2, _, _ = make_loop(tmp_path, labeler="human", selection="coverage")
+    loop2.ingest()
+    answered = {c for pair in loop2._pair_of.values() for c in pair}
+    assert len(answered) >= 5 and len(loop2._asked_features()) == len(answered)
+
+
 def test_disagreement_starts_with_random_pairs_until_the_ensemble_is_fitted(tmp_path):
     loop, store, rec = make_loop(tmp_path, labeler="human", selection="disagreement")
     loop.pretrain(list(rec.clips))  # the initial queries: nothing is fitted yet, so they are random pairs

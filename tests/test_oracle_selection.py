@@ -3,7 +3,8 @@ import pytest
 
 from preference.clips import Clip, ClipRecorder
 from preference.oracle import PerfectOracle
-from preference.selection import preference_entropy, preference_variance, random_pairs, select_pairs
+from preference.selection import (clip_features, coverage_pairs, preference_entropy, preference_variance, random_pairs,
+                                  select_pairs)
 
 
 def clip(rewards):
@@ -45,6 +46,29 @@ def test_entropy_picks_the_pairs_the_ensemble_calls_near_ties():
     # Disagreeing members average to a tie: entropy takes the pair that disagreement also takes.
     split = np.array([[0.0, 10.0], [10.0, 0.0]])
     assert preference_entropy(split, np.array([[0, 1]]))[0] == pytest.approx(np.log(2))
+
+
+def test_coverage_asks_first_about_the_clip_unlike_every_asked_one():
+    rng = np.random.default_rng(0)
+    # 30 candidate clips of an agent lying still (height ~0.2) and one that stands (height 1.2) at index 17.
+    obs = rng.normal(0.2, 0.01, size=(31, 20, 2))
+    obs[17, :, 0] = 1.2
+    feats = np.stack([clip_features(o) for o in obs])
+    assert feats.shape == (31, 4)
+    pairs = coverage_pairs(feats, feats[:5], 3, rng)  # five lying clips asked about already
+    assert pairs[0, 0] == 17 and np.all(pairs[:, 0] != pairs[:, 1])
+    assert 17 not in pairs[1:, 0]  # once asked about, it is covered
+    # Covered already (a standing clip was asked about before), it is no longer the first choice.
+    assert 17 not in coverage_pairs(feats, feats[[17]], 1, rng)[:, 0]
+    # Nothing asked about yet: any start, then the clip farthest from the first pair.
+    assert 17 in coverage_pairs(feats, np.empty((0, 0)), 2, np.random.default_rng(3))[:, 0]
+
+
+def test_clip_features_keep_at_most_512_dimensions_of_an_image():
+    frames = np.zeros((25, 4, 84, 84), dtype=np.uint8)
+    frames[:, :, :10] = 255  # the top rows are bright
+    f = clip_features(frames)
+    assert f.shape[0] <= 2 * 512 and f.max() == 255.0 and f.min() == 0.0
 
 
 def test_unknown_selection_is_refused():
