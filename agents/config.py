@@ -95,6 +95,9 @@ class TrainConfig:
     random_episode_steps: int | None = None
     """MuJoCo: the random-policy rollouts that give the initial clips restart every this many steps
     (0: they run the task's full episode; None: the task's default, see ``resolved``)."""
+    episode_steps: int | None = None
+    """MuJoCo: length of PPO's fixed training episodes (the body restarts underneath every this many steps;
+    evaluation keeps the task's length); None: the task's, see ``resolved``."""
     normalize_on: str = "labeled"
     """r̂ is normalized after each fit on `labeled` clips (stable) or the `recent` policy clips."""
     validation: str = "split"
@@ -162,7 +165,7 @@ class TrainConfig:
 
     def resolved(self) -> "TrainConfig":
         """A copy with every task default that a run fixes at its start filled in (labels, timesteps,
-        restart_after, random_episode_steps, reward_inputs, ppo_resolved; for Atari the paper's Atari
+        restart_after, random_episode_steps, episode_steps, reward_inputs, ppo_resolved; for Atari the paper's Atari
         settings, see ``_with_atari_defaults``): what ``config.json`` of a run of this config holds.
         Resolving a resolved config changes nothing."""
         # a saved config (its PPO settings fixed) has them already: today's defaults must not rewrite it
@@ -174,6 +177,7 @@ class TrainConfig:
                        restart_after=spec.restart_after, unhealthy_penalty=spec.unhealthy_penalty,
                        height_bonus=spec.height_bonus, tilt_penalty=spec.tilt_penalty,
                        random_episode_steps=random_steps, reward_inputs=cfg.resolved_reward_inputs(),
+                       episode_steps=spec.episode_steps if cfg.episode_steps is None else cfg.episode_steps,
                        ppo_resolved=cfg.ppo_settings())
 
     def _with_atari_defaults(self) -> "TrainConfig":
@@ -294,6 +298,15 @@ class TrainConfig:
             raise ValueError(f"--clip-steps must be at least 2, got {self.clip_steps}")
         if self.random_episode_steps is not None and self.random_episode_steps < 0:
             raise ValueError(f"--random-episode-steps must be >= 0, got {self.random_episode_steps}")
+        if self.episode_steps is not None:
+            if self.episode_steps < 1:
+                raise ValueError(f"--episode-steps must be positive, got {self.episode_steps}")
+            spec = get_task(self.env)
+            if spec.kind == "atari":
+                raise ValueError("--episode-steps is for MuJoCo tasks: an Atari game runs as one stream")
+            if self.reward == "true" and self.true_task == "gym" and self.episode_steps != spec.episode_steps:
+                raise ValueError("--episode-steps sets prefrl's harness; --true-task gym trains on the gym task's "
+                                 "own episodes")
         if not 0.0 < self.initial_fraction < 1.0:
             raise ValueError(f"--initial-fraction must be in (0, 1), got {self.initial_fraction}")
 

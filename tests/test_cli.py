@@ -225,6 +225,25 @@ def test_random_episode_steps_default_is_the_tasks_and_a_saved_run_keeps_its_own
         TrainConfig(random_episode_steps=-1).validate()
 
 
+def test_episode_steps_shortens_ppo_training_episodes_only(tmp_path):
+    from agents.cli import _config_from, build_parser
+    from agents.config import TrainConfig
+    from agents.train import _build
+
+    cfg = TrainConfig(env="Hopper", reward="true", timesteps=4096, episode_steps=40)
+    venv = _build(cfg, tmp_path, seed_offset=0).venv
+    venv.reset()
+    dones = [bool(venv.step(np.zeros((venv.num_envs, 3)))[2][0]) for _ in range(80)]
+    assert [t + 1 for t, done in enumerate(dones) if done] == [40, 80]  # restarted underneath every 40 steps
+    assert cfg.task().episode_steps == 1000  # evaluation and diagnostics keep the task's episodes
+    assert TrainConfig(env="Hopper").resolved().episode_steps == 1000
+    assert _config_from(build_parser().parse_args(["train", "--episode-steps", "240"])).episode_steps == 240
+    with pytest.raises(ValueError, match="for MuJoCo tasks"):
+        TrainConfig(env="Pong", episode_steps=100).validate()
+    with pytest.raises(ValueError, match="gym task's own episodes"):
+        TrainConfig(env="Hopper", reward="true", true_task="gym", episode_steps=100).validate()
+
+
 def test_a_run_config_keeps_the_fall_handling_it_ran_with(tmp_path):
     from agents.config import TrainConfig, load_run_config
     from agents.train import prepare
