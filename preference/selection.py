@@ -42,8 +42,9 @@ def coverage_pairs(features: np.ndarray, covered: np.ndarray, n_pairs: int,
     covered [K, F] (K may be 0) -> pairs [n_pairs, 2] of candidate indices.
 
     Distances are taken on features scaled by their spread over candidates and covered clips alike.
-    Behaviour the agent shows rarely (a Hopper's first upright steps among clips of it lying) is far
-    from what the labels cover, so it is asked about, against what the agent does now.
+    Behaviour that no label covers yet is asked about, against what the agent does now. (On Hopper it
+    seldom picked an episode's upright start, which the random-policy clips already cover: RESULTS.md,
+    twenty-third session.)
     """
     n = len(features)
     if n < 2:
