@@ -302,9 +302,10 @@ class TrainConfig:
             if self.episode_steps < 1:
                 raise ValueError(f"--episode-steps must be positive, got {self.episode_steps}")
             spec = get_task(self.env)
-            if spec.kind == "atari":
+            other = self.episode_steps != spec.episode_steps  # a resolved config holds the task's own
+            if other and spec.kind == "atari":
                 raise ValueError("--episode-steps is for MuJoCo tasks: an Atari game runs as one stream")
-            if self.reward == "true" and self.true_task == "gym" and self.episode_steps != spec.episode_steps:
+            if other and self.reward == "true" and self.true_task == "gym":
                 raise ValueError("--episode-steps sets prefrl's harness; --true-task gym trains on the gym task's "
                                  "own episodes")
         if not 0.0 < self.initial_fraction < 1.0:

@@ -242,6 +242,9 @@ def test_episode_steps_shortens_ppo_training_episodes_only(tmp_path):
         TrainConfig(env="Pong", episode_steps=100).validate()
     with pytest.raises(ValueError, match="gym task's own episodes"):
         TrainConfig(env="Hopper", reward="true", true_task="gym", episode_steps=100).validate()
+    # a resolved config holds the task's own length, which is valid everywhere
+    TrainConfig(env="Pong").resolved().validate()
+    TrainConfig(env="Hopper", reward="true", true_task="gym").resolved().validate()
 
 
 def test_a_run_config_keeps_the_fall_handling_it_ran_with(tmp_path):
