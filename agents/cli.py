@@ -297,10 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
                                       "unhealthy steps, and fall_price_ratio: how much of the truth's price of a "
                                       "fall r̂ charges, each in units of its spread (1: as the truth); and what the "
                                       "labeler was shown (labeled_by_phase: before RL, then each quarter of "
-                                      "training: labels, healthy share, mean true return). Atari: on "
-                                      "fresh clips that no labeler saw, played by the run's policy (or --policy), "
-                                      "r̂'s agreement with the oracle on every pair "
-                                      "it would not tie, and the correlation of predicted and true clip returns.")
+                                      "training: labels, healthy share, mean true return, and on locomotion "
+                                      "tasks how fast the clips moved forward). Atari: on fresh clips that no "
+                                      "labeler saw, played by the run's policy (or --policy), r̂'s agreement with "
+                                      "the oracle on every pair it would not tie, and the correlation of predicted "
+                                      "and true clip returns.")
     diag.add_argument("run", help="the run folder")
     diag.add_argument("--clips", type=_positive_int, default=300,
                       help="clips to use (MuJoCo: the most recently labeled; Atari: fresh); default %(default)s")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -78,13 +78,24 @@ def fall_price_ratio(r_hat: np.ndarray, true: np.ndarray, healthy: np.ndarray) -
     return float((r_hat[healthy].mean() - r_hat[~healthy].mean()) / np.std(r_hat) / true_gap)
 
 
+def clip_speed(clip, x_qpos: int, dt: float) -> float | None:
+    """Mean forward speed over a clip (m/s): how far its recorded body moved along ``qpos[x_qpos]``, first
+    step to last, over the time between them; None without recorded physics states or a second step."""
+    if clip.states is None or len(clip.states) < 2:
+        return None
+    return float(clip.states[-1, x_qpos] - clip.states[0, x_qpos]) / ((len(clip.states) - 1) * dt)
+
+
 def labeled_by_phase(labels: list, clip_of, timesteps: int, unhealthy_below: float,
-                     phases: int = 4) -> list[dict[str, Any]]:
+                     phases: int = 4,
+                     speed_of: Callable[[Any], float | None] | None = None) -> list[dict[str, Any]]:
     """What the labeler was shown, phase by phase of training: the pairs asked before RL (random-policy
     clips), then ``phases`` equal spans of ``timesteps``. Per phase: labels, the share of the clips' steps
     that are healthy (true reward above ``unhealthy_below``), the share of clips healthy throughout, and
-    the clips' mean true return. A run whose labeled clips are almost all fallen cannot teach r̂ what
-    standing is worth. ``clip_of(id)`` loads a clip; ``labels``: ``Label``s (their ``env_step``)."""
+    the clips' mean true return; with ``speed_of(clip)`` (a clip's forward speed, or None) also the clips'
+    mean forward speed and its 90th percentile. A run whose labeled clips are almost all fallen cannot
+    teach r̂ what standing is worth, nor one whose clips never move what moving is worth. ``clip_of(id)``
+    loads a clip; ``labels``: ``Label``s (their ``env_step``)."""
     edges = [timesteps * k / phases for k in range(phases + 1)]
     groups: list[list] = [[] for _ in range(phases + 1)]
     for lab in labels:
@@ -94,12 +105,18 @@ def labeled_by_phase(labels: list, clip_of, timesteps: int, unhealthy_below: flo
     for k, group in enumerate(groups):
         if not group:
             continue
-        rewards = [clip_of(i).true_rewards for lab in group for i in (lab.clip_a, lab.clip_b)]
+        clips = [clip_of(i) for lab in group for i in (lab.clip_a, lab.clip_b)]
+        rewards = [c.true_rewards for c in clips]
         healthy = [r > unhealthy_below for r in rewards]
-        out.append({"phase": "before RL" if k == 0 else f"{edges[k - 1]:,.0f}-{edges[k]:,.0f} steps",
-                    "labels": len(group), "healthy_share": float(np.mean(np.concatenate(healthy))),
-                    "clips_healthy_throughout": float(np.mean([h.all() for h in healthy])),
-                    "mean_true_return": float(np.mean([r.sum() for r in rewards]))})
+        row = {"phase": "before RL" if k == 0 else f"{edges[k - 1]:,.0f}-{edges[k]:,.0f} steps",
+               "labels": len(group), "healthy_share": float(np.mean(np.concatenate(healthy))),
+               "clips_healthy_throughout": float(np.mean([h.all() for h in healthy])),
+               "mean_true_return": float(np.mean([r.sum() for r in rewards]))}
+        speeds = [v for v in map(speed_of, clips) if v is not None] if speed_of is not None else []
+        if speeds:
+            row["mean_forward_speed"] = float(np.mean(speeds))
+            row["p90_forward_speed"] = float(np.quantile(speeds, 0.9))
+        out.append(row)
     return out
 
 
@@ -115,7 +132,9 @@ def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = No
     load = functools.cache(store.load_clip)  # the recent clips are read once, for both uses
     chosen = [load(i) for label in every[-(clips // 2):] for i in (label.clip_a, label.clip_b)]
     span = cfg.timesteps or max((lab.env_step for lab in every), default=1)
-    phases = labeled_by_phase(every, load, span, threshold)
+    spec = cfg.task()
+    speed_of = None if spec.x_qpos is None else functools.partial(clip_speed, x_qpos=spec.x_qpos, dt=spec.dt)
+    phases = labeled_by_phase(every, load, span, threshold, speed_of=speed_of)
     store.close()
     if not chosen:
         raise ValueError(f"{run_dir}: no labeled clips yet")

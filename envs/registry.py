@@ -45,6 +45,8 @@ class TaskSpec:
             (2t - 1 past the limit; 0: off).
         random_episode_steps: before RL, the random-policy rollouts that give the first clips restart every
             this many steps (0: they run the whole episode).
+        x_qpos: index in ``qpos`` of the body's forward position, for tasks scored on moving forward (None:
+            not one).
         ppo: PPO settings (rl-zoo's tuned values for the v4 task, ported to v5).
         trpo: TRPO settings (sb3-contrib; rl-zoo's tuned MuJoCo values), None where TRPO is not offered.
         normalize: wrap PPO's env in ``VecNormalize``.
@@ -68,6 +70,7 @@ class TaskSpec:
     pitch_limit: float | None = None
     tilt_penalty: float = 0.0
     random_episode_steps: int = 0
+    x_qpos: int | None = None
     ppo: dict[str, Any] = field(default_factory=dict)
     trpo: dict[str, Any] | None = None
     normalize: bool = True
@@ -164,7 +167,7 @@ _MUJOCO: list[TaskSpec] = [
     # lie (RESULTS.md, eighteenth session).
     TaskSpec("Hopper", "Hopper-v5", "mujoco", dt=0.008, episode_steps=1000,
              env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=1,
-             pitch_qpos=2, pitch_limit=0.2, unhealthy_penalty=0.0, height_bonus=1.0, tilt_penalty=1.0),
+             pitch_qpos=2, pitch_limit=0.2, unhealthy_penalty=0.0, height_bonus=1.0, tilt_penalty=1.0, x_qpos=0),
     # Walker2d's random-policy rollouts before RL restart every 60 steps: run on, they fall at once and lie,
     # so every before-RL label compared two fallen clips (4% of steps healthy) and r̂ never saw what standing
     # is worth. Restarted, 35-40% of those steps are healthy, and over three seeds 700 labels reach 0.46 of
@@ -173,14 +176,14 @@ _MUJOCO: list[TaskSpec] = [
     # that hops.
     TaskSpec("Walker2d", "Walker2d-v5", "mujoco", dt=0.008, episode_steps=1000,
              env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=1,
-             pitch_qpos=2, pitch_limit=1.0, random_episode_steps=60),
+             pitch_qpos=2, pitch_limit=1.0, random_episode_steps=60, x_qpos=0),
     TaskSpec("Ant", "Ant-v5", "mujoco", dt=0.05, episode_steps=1000,
-             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=2),
-    TaskSpec("HalfCheetah", "HalfCheetah-v5", "mujoco", dt=0.05, episode_steps=1000),
+             env_kwargs=dict(terminate_when_unhealthy=False), has_termination=True, height_qpos=2, x_qpos=0),
+    TaskSpec("HalfCheetah", "HalfCheetah-v5", "mujoco", dt=0.05, episode_steps=1000, x_qpos=0),
     # Swimmer's r̂ sees observations only: with the action in its inputs, r̂ was accurate yet the policy's
     # action noise collapsed early and 700 labels reached 0.73 of true-reward PPO (two seeds); without
     # it, 0.99 and 1.00 (RESULTS.md, fifth session).
-    TaskSpec("Swimmer", "Swimmer-v5", "mujoco", dt=0.04, episode_steps=1000, reward_inputs="obs"),
+    TaskSpec("Swimmer", "Swimmer-v5", "mujoco", dt=0.04, episode_steps=1000, reward_inputs="obs", x_qpos=0),
     TaskSpec("Reacher", "Reacher-v5", "mujoco", dt=0.02, episode_steps=50),
     # The pendulums can't recover from a fall: running on in the fallen state made 95% of clips a pole
     # lying still and 93% of labels ties (RESULTS.md), so a fallen pole restarts underneath after

@@ -1,5 +1,6 @@
 """Checkpoints and --resume: kill -9 at random points, exact targets, no label lost; bad input."""
 
+import functools
 import json
 import os
 import signal
@@ -270,3 +271,30 @@ def test_labeled_by_phase_counts_what_the_labeler_saw(tmp_path):
     assert [r["healthy_share"] for r in rows] == pytest.approx([2 / 16, 6 / 8, 12 / 16])
     assert [r["clips_healthy_throughout"] for r in rows] == pytest.approx([0.0, 0.5, 0.75])
     assert rows[0]["mean_true_return"] == pytest.approx((-20 - 20 - 20 - 8) / 4)
+    assert "mean_forward_speed" not in rows[0]  # no speed asked for
+
+
+def test_labeled_by_phase_reports_how_fast_the_labeled_clips_moved(tmp_path):
+    """Known answers: clips whose recorded body moves 0, 1.5 or 3 m along qpos[0] over 3 steps of 0.5 s
+    (speeds 0, 1 and 2 m/s); a clip without states has no speed and is left out."""
+    from agents.diagnose import clip_speed, labeled_by_phase
+    from preference.clips import Clip
+    from preference.store import PreferenceStore
+
+    store = PreferenceStore(tmp_path / "store")
+
+    def clip(metres: float | None) -> int:
+        states = None if metres is None else np.stack([np.linspace(0, metres, 4), np.ones(4)], axis=1)
+        return store.add_clip(Clip(np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32),
+                                   np.ones(4, np.float32), states, 0))
+
+    for step, a, b in [(0, 0.0, 1.5), (10, 3.0, 3.0), (20, 1.5, None)]:
+        store.answer(store.add_query(clip(a), clip(b), step, "random"), 1.0, "oracle", "perfect")
+    speed = functools.partial(clip_speed, x_qpos=0, dt=0.5)
+    assert speed(store.load_clip(2)) == pytest.approx(1.0)
+    assert speed(store.load_clip(6)) is None
+    rows = labeled_by_phase(store.labels(), store.load_clip, 100, unhealthy_below=-2.5, phases=1, speed_of=speed)
+    assert [r["phase"] for r in rows] == ["before RL", "0-100 steps"]
+    assert rows[0]["mean_forward_speed"] == pytest.approx(0.5)
+    assert rows[1]["mean_forward_speed"] == pytest.approx((2 + 2 + 1) / 3)
+    assert rows[1]["p90_forward_speed"] == pytest.approx(2.0)
