@@ -420,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         true_task = cfg.true_task
         if args.command == "bench":  # the base config is a learned cell's; the baselines get true_task
-            replace(cfg, reward="true").validate()
+            cfg.true_baseline(true_task).validate()
             cfg = replace(cfg, true_task="harness")
         cfg.validate()
         from envs.registry import get_task

@@ -155,6 +155,12 @@ class TrainConfig:
     progress: bool = True
     """Show a progress bar."""
 
+    def true_baseline(self, true_task: str) -> "TrainConfig":
+        """This config's true-reward baseline, trained where ``true_task`` says. On the gym task it trains on
+        the task's own episodes, so a harness episode length (``--episode-steps``) is left to the harness."""
+        steps = None if true_task == "gym" else self.episode_steps
+        return replace(self, reward="true", true_task=true_task, episode_steps=steps)
+
     def task(self) -> TaskSpec:
         """The run's task: the registry's entry with this run's clip length and fall handling."""
         spec = replace(get_task(self.env), clip_seconds=self.clip_seconds, fixed_clip_steps=self.clip_steps)

@@ -44,10 +44,10 @@ class Cell:
         return f"{self.env}__{what}__s{self.seed}"
 
     def config(self, base: TrainConfig) -> TrainConfig:
-        return replace(base, env=self.env, reward="true" if self.labels is None else "preferences",
-                       labels=self.labels or 2, timesteps=self.timesteps, seed=self.seed,
-                       selection=self.selection, teacher=self.teacher, progress=False, exp_name=None,
-                       true_task=self.true_task if self.labels is None else "harness")
+        cfg = replace(base, env=self.env, reward="preferences", labels=self.labels or 2, timesteps=self.timesteps,
+                      seed=self.seed, selection=self.selection, teacher=self.teacher, progress=False,
+                      exp_name=None, true_task="harness")
+        return cfg if self.labels is not None else cfg.true_baseline(self.true_task)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,12 @@ def test_gym_task_baselines_are_cells_of_their_own():
     assert true[0].config(BASE).true_task == "gym" and true[0].config(BASE).reward == "true"
     assert {c.config(BASE).true_task for c in cells if c.labels is not None} == {"harness"}
     assert Cell("Walker2d", None, 0, 10).name == "Walker2d__true__s0"  # the harness's, as before
+    # a harness episode length (--episode-steps) reaches the harness runs; the gym task keeps its own episodes
+    short = replace(BASE, episode_steps=500)
+    assert [c.config(short).episode_steps for c in cells] == [None, 500, 500, 500]
+    assert Cell("Walker2d", None, 0, 10).config(short).episode_steps == 500
+    for cell in cells:
+        cell.config(short).validate()
     with pytest.raises(ValueError, match="MuJoCo tasks"):
         suite_cells("paper-atari", seeds=1, env=None, timesteps=None, true_task="gym")
 
