@@ -123,8 +123,8 @@ def labeled_by_phase(labels: list, clip_of, timesteps: int, unhealthy_below: flo
 def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = None) -> dict[str, Any]:
     """Per-step agreement of r̂ with the true reward on the ``clips`` most recently labeled clips."""
     cfg = _learned_run_config(run_dir)
-    from envs.registry import get_task
-    if get_task(cfg.env).kind == "atari":
+    spec = cfg.task()
+    if spec.kind == "atari":
         raise ValueError(f"{run_dir}: an Atari run's labeled clips are frames; use atari_fresh_clips")
     threshold = -cfg.unhealthy_penalty / 2 if unhealthy_below is None else unhealthy_below
     store = PreferenceStore(run_dir / "store", create=False)
@@ -132,7 +132,6 @@ def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = No
     load = functools.cache(store.load_clip)  # the recent clips are read once, for both uses
     chosen = [load(i) for label in every[-(clips // 2):] for i in (label.clip_a, label.clip_b)]
     span = cfg.timesteps or max((lab.env_step for lab in every), default=1)
-    spec = cfg.task()
     speed_of = None if spec.x_qpos is None else functools.partial(clip_speed, x_qpos=spec.x_qpos, dt=spec.dt)
     phases = labeled_by_phase(every, load, span, threshold, speed_of=speed_of)
     store.close()
