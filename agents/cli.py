@@ -133,6 +133,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="MuJoCo: length of the fixed-length training episodes; the body restarts underneath every "
                         "N steps, with no signal of it to the agent (evaluation keeps the task's length); "
                         "default: the task's (1,000)")
+    p.add_argument("--min-episode-steps", type=_positive_int, default=0, metavar="N",
+                   help="MuJoCo: draw each training episode's length uniformly from N to --episode-steps "
+                        "(restarts underneath, as there); default: every episode lasts --episode-steps")
     p.add_argument("--normalize-on", choices=("labeled", "recent"), default=d.normalize_on,
                    help="normalize r̂ after each fit on all labeled clips (stable) or the 50 most recent "
                         "clips; default %(default)s")
@@ -200,7 +203,7 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         unhealthy_penalty=args.unhealthy_penalty,
         restart_after=args.restart_after, height_bonus=args.height_bonus,
         tilt_penalty=args.tilt_penalty, random_episode_steps=args.random_episode_steps,
-        episode_steps=args.episode_steps,
+        episode_steps=args.episode_steps, min_episode_steps=args.min_episode_steps,
         async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, algo=args.algo, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
         progress=not args.quiet, checkpoint_every=args.checkpoint_every,

@@ -98,6 +98,10 @@ class TrainConfig:
     episode_steps: int | None = None
     """MuJoCo: length of PPO's fixed training episodes (the body restarts underneath every this many steps;
     evaluation keeps the task's length); None: the task's, see ``resolved``."""
+    min_episode_steps: int = 0
+    """MuJoCo: with N > 0, each of PPO's training episodes lasts a length drawn uniformly from N to
+    ``episode_steps`` (the body restarts underneath, as with ``episode_steps``); 0: every one lasts
+    ``episode_steps``."""
     normalize_on: str = "labeled"
     """r̂ is normalized after each fit on `labeled` clips (stable) or the `recent` policy clips."""
     validation: str = "split"
@@ -157,9 +161,11 @@ class TrainConfig:
 
     def true_baseline(self, true_task: str) -> "TrainConfig":
         """This config's true-reward baseline, trained where ``true_task`` says. On the gym task it trains on
-        the task's own episodes, so a harness episode length (``--episode-steps``) is left to the harness."""
-        steps = None if true_task == "gym" else self.episode_steps
-        return replace(self, reward="true", true_task=true_task, episode_steps=steps)
+        the task's own episodes, so harness episode lengths (``--episode-steps``, ``--min-episode-steps``) are left
+        to the harness."""
+        gym = true_task == "gym"
+        return replace(self, reward="true", true_task=true_task, episode_steps=None if gym else self.episode_steps,
+                       min_episode_steps=0 if gym else self.min_episode_steps)
 
     def task(self) -> TaskSpec:
         """The run's task: the registry's entry with this run's clip length and fall handling."""
@@ -314,6 +320,17 @@ class TrainConfig:
             if other and self.reward == "true" and self.true_task == "gym":
                 raise ValueError("--episode-steps sets prefrl's harness; --true-task gym trains on the gym task's "
                                  "own episodes")
+        if self.min_episode_steps:
+            spec = get_task(self.env)
+            longest = spec.episode_steps if self.episode_steps is None else self.episode_steps
+            if spec.kind == "atari":
+                raise ValueError("--min-episode-steps is for MuJoCo tasks: an Atari game runs as one stream")
+            if self.reward == "true" and self.true_task == "gym":
+                raise ValueError("--min-episode-steps sets prefrl's harness; --true-task gym trains on the gym "
+                                 "task's own episodes")
+            if not 0 < self.min_episode_steps <= longest:
+                raise ValueError(f"--min-episode-steps must be between 1 and the training episode's length "
+                                 f"({longest}), got {self.min_episode_steps}")
         if not 0.0 < self.initial_fraction < 1.0:
             raise ValueError(f"--initial-fraction must be in (0, 1), got {self.initial_fraction}")
 

@@ -126,10 +126,10 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
     if spec.kind == "atari":
         venv = make_atari_venv(spec, n_envs, cfg.seed + seed_offset, cfg.sticky_actions, cfg.game_over_penalty)
     else:
-        # PPO's episodes may be shorter than the task's (--episode-steps, filled in by prepare); everything
-        # else keeps the task's
-        venv = make_vec_env(replace(spec, episode_steps=cfg.episode_steps), n_envs, cfg.seed + seed_offset,
-                            cfg.true_task)
+        # PPO's episodes may be shorter than the task's, or of drawn lengths (--episode-steps, filled in by
+        # prepare, and --min-episode-steps); everything else keeps the task's
+        venv = make_vec_env(replace(spec, episode_steps=cfg.episode_steps, min_episode_steps=cfg.min_episode_steps),
+                            n_envs, cfg.seed + seed_offset, cfg.true_task)
     obs_dim = int(np.prod(venv.observation_space.shape))
     recorder = ClipRecorder(n_envs, spec.clip_steps, capacity=cfg.clip_capacity)
     store = PreferenceStore(run_dir / "store")

@@ -102,15 +102,50 @@ class NoScoreMujoco(gym.Wrapper):
         return obs, 0.0, False, truncated, info
 
 
+class RandomEpisodeLength(gym.Wrapper):
+    """End each episode (a truncation, never a termination) after a length drawn uniformly from
+    ``low`` to ``high`` steps at its reset. The lengths come from their own generator, seeded by
+    ``reset(seed=...)``, so they do not change the env's own start states.
+
+    Example:
+        >>> env = RandomEpisodeLength(make_mujoco_env(spec), low=240, high=1000)
+    """
+
+    def __init__(self, env: gym.Env, low: int, high: int):
+        super().__init__(env)
+        if not 1 <= low <= high:
+            raise ValueError(f"episode lengths need 1 <= low <= high, got {low} and {high}")
+        self.low, self.high = low, high
+        self._rng = np.random.default_rng()
+        self.length = high  # this episode's length
+        self._t = 0
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        if kwargs.get("seed") is not None:
+            self._rng = np.random.default_rng([kwargs["seed"], 0x5EED])
+        self.length = int(self._rng.integers(self.low, self.high + 1))
+        self._t = 0
+        return self.env.reset(**kwargs)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._t += 1
+        return obs, reward, terminated, truncated or self._t >= self.length, info
+
+
 def make_mujoco_env(spec: TaskSpec, render_mode: str | None = None) -> gym.Env:
-    """Build the agent-facing env for ``spec``: fixed-length episodes, reward 0, truth in info (priced as
-    ``spec`` says: a run's spec is ``TrainConfig.task()``, with the run's penalty, height and tilt)."""
+    """Build the agent-facing env for ``spec``: fixed-length episodes (or lengths drawn from
+    ``spec.min_episode_steps`` to ``spec.episode_steps``), reward 0, truth in info (priced as ``spec``
+    says: a run's spec is ``TrainConfig.task()``, with the run's penalty, height and tilt)."""
     env = gym.make(spec.gym_id, max_episode_steps=spec.episode_steps, render_mode=render_mode,
                    disable_env_checker=True, **spec.env_kwargs)
-    return NoScoreMujoco(env, unhealthy_penalty=spec.unhealthy_penalty, has_termination=spec.has_termination,
-                         restart_after=spec.restart_after, height_bonus=spec.height_bonus,
-                         height_qpos=spec.height_qpos, tilt_penalty=spec.tilt_penalty,
-                         pitch_qpos=spec.pitch_qpos, pitch_limit=spec.pitch_limit)
+    env = NoScoreMujoco(env, unhealthy_penalty=spec.unhealthy_penalty, has_termination=spec.has_termination,
+                        restart_after=spec.restart_after, height_bonus=spec.height_bonus,
+                        height_qpos=spec.height_qpos, tilt_penalty=spec.tilt_penalty,
+                        pitch_qpos=spec.pitch_qpos, pitch_limit=spec.pitch_limit)
+    if spec.min_episode_steps and spec.min_episode_steps < spec.episode_steps:
+        env = RandomEpisodeLength(env, spec.min_episode_steps, spec.episode_steps)
+    return env
 
 
 class GymTaskTruth(gym.Wrapper):

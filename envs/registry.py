@@ -26,6 +26,8 @@ class TaskSpec:
         kind: ``"mujoco"`` or ``"atari"``.
         dt: simulated seconds per agent step.
         episode_steps: fixed episode length (no early termination reaches the agent).
+        min_episode_steps: with N > 0, each episode's length is drawn uniformly from N to ``episode_steps``
+            at its start (still no early termination); 0: every episode lasts ``episode_steps``.
         clip_steps: clip length in agent steps: ``clip_seconds`` of simulated time (1.5 s), but at most
             ``MAX_CLIP_STEPS`` (the paper's "15 to 60 timesteps") and the episode; or ``fixed_clip_steps``
             (at most the episode) where that is set.
@@ -60,6 +62,7 @@ class TaskSpec:
     kind: str
     dt: float
     episode_steps: int
+    min_episode_steps: int = 0
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     has_termination: bool = False
     restart_after: int = 0

@@ -247,6 +247,33 @@ def test_episode_steps_shortens_ppo_training_episodes_only(tmp_path):
     TrainConfig(env="Hopper", reward="true", true_task="gym").resolved().validate()
 
 
+def test_min_episode_steps_draws_each_training_episodes_length(tmp_path):
+    from agents.cli import _config_from, build_parser
+    from agents.config import TrainConfig
+    from agents.train import _build
+
+    cfg = TrainConfig(env="Hopper", reward="true", timesteps=4096, episode_steps=30, min_episode_steps=10)
+    venv = _build(cfg, tmp_path, seed_offset=0).venv
+    venv.reset()
+    ends = [t + 1 for t in range(600) if venv.step(np.zeros((venv.num_envs, 3)))[2][0]]
+    lengths = np.diff([0, *ends])
+    assert lengths.min() >= 10 and lengths.max() <= 30 and len(set(lengths)) > 5  # drawn, not fixed
+    again = _build(cfg, tmp_path / "again", seed_offset=0).venv
+    again.reset()
+    assert [t + 1 for t in range(600) if again.step(np.zeros((again.num_envs, 3)))[2][0]] == ends  # seeded
+    assert cfg.task().episode_steps == 1000 and cfg.task().min_episode_steps == 0  # evaluation: the task's
+    assert cfg.true_baseline("gym").min_episode_steps == 0 and cfg.true_baseline("harness").min_episode_steps == 10
+    args = build_parser().parse_args(["train", "--min-episode-steps", "240"])
+    assert _config_from(args).min_episode_steps == 240
+    assert _config_from(build_parser().parse_args(["train"])).min_episode_steps == 0
+    with pytest.raises(ValueError, match=r"between 1 and the training episode's length \(30\), got 31"):
+        TrainConfig(env="Hopper", episode_steps=30, min_episode_steps=31).validate()
+    with pytest.raises(ValueError, match="for MuJoCo tasks"):
+        TrainConfig(env="Pong", min_episode_steps=100).validate()
+    with pytest.raises(ValueError, match="gym task's own episodes"):
+        TrainConfig(env="Hopper", reward="true", true_task="gym", min_episode_steps=100).validate()
+
+
 def test_a_run_config_keeps_the_fall_handling_it_ran_with(tmp_path):
     from agents.config import TrainConfig, load_run_config
     from agents.train import prepare
