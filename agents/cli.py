@@ -422,8 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_result(run.path, run.result)
             return 0
         true_task = cfg.true_task
-        if args.command == "bench":  # the base config is a learned cell's; the baselines get true_task
-            cfg.true_baseline(true_task).validate()
+        if args.command == "bench":  # the base config is a learned cell's; bench_cells validates every cell
             cfg = replace(cfg, true_task="harness")
         cfg.validate()
         from envs.registry import get_task
