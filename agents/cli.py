@@ -133,9 +133,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="MuJoCo: length of the fixed-length training episodes; the body restarts underneath every "
                         "N steps, with no signal of it to the agent (evaluation keeps the task's length); "
                         "default: the task's (1,000)")
-    p.add_argument("--min-episode-steps", type=_positive_int, default=0, metavar="N",
+    p.add_argument("--min-episode-steps", type=int, default=0, metavar="N",
                    help="MuJoCo: draw each training episode's length uniformly from N to --episode-steps "
-                        "(restarts underneath, as there); default: every episode lasts --episode-steps")
+                        "(restarts underneath, as there); default 0: every episode lasts --episode-steps")
     p.add_argument("--normalize-on", choices=("labeled", "recent"), default=d.normalize_on,
                    help="normalize r̂ after each fit on all labeled clips (stable) or the 50 most recent "
                         "clips; default %(default)s")

@@ -266,8 +266,10 @@ def test_min_episode_steps_draws_each_training_episodes_length(tmp_path):
     args = build_parser().parse_args(["train", "--min-episode-steps", "240"])
     assert _config_from(args).min_episode_steps == 240
     assert _config_from(build_parser().parse_args(["train"])).min_episode_steps == 0
-    with pytest.raises(ValueError, match=r"between 1 and Hopper's training episode length \(30\), got 31"):
+    with pytest.raises(ValueError, match=r"0 or between 1 and Hopper's training episode length \(30\), got 31"):
         TrainConfig(env="Hopper", episode_steps=30, min_episode_steps=31).validate()
+    with pytest.raises(ValueError, match=r"0 or between 1 and Hopper's training episode length \(1000\), got -5"):
+        TrainConfig(env="Hopper", min_episode_steps=-5).validate()
     with pytest.raises(ValueError, match="for MuJoCo tasks"):
         TrainConfig(env="Pong", min_episode_steps=100).validate()
     with pytest.raises(ValueError, match="gym task's own episodes"):
