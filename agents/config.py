@@ -329,8 +329,8 @@ class TrainConfig:
                 raise ValueError("--min-episode-steps sets prefrl's harness; --true-task gym trains on the gym "
                                  "task's own episodes")
             if not 0 < self.min_episode_steps <= longest:
-                raise ValueError(f"--min-episode-steps must be 0 or between 1 and {spec.name}'s training episode length "
-                                 f"({longest}), got {self.min_episode_steps}")
+                raise ValueError(f"--min-episode-steps must be 0 or between 1 and {spec.name}'s training episode "
+                                 f"length ({longest}), got {self.min_episode_steps}")
         if not 0.0 < self.initial_fraction < 1.0:
             raise ValueError(f"--initial-fraction must be in (0, 1), got {self.initial_fraction}")
 
