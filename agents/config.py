@@ -310,25 +310,20 @@ class TrainConfig:
             raise ValueError(f"--clip-steps must be at least 2, got {self.clip_steps}")
         if self.random_episode_steps is not None and self.random_episode_steps < 0:
             raise ValueError(f"--random-episode-steps must be >= 0, got {self.random_episode_steps}")
-        if self.episode_steps is not None:
-            if self.episode_steps < 1:
-                raise ValueError(f"--episode-steps must be positive, got {self.episode_steps}")
-            spec = get_task(self.env)
-            other = self.episode_steps != spec.episode_steps  # a resolved config holds the task's own
-            if other and spec.kind == "atari":
-                raise ValueError("--episode-steps is for MuJoCo tasks: an Atari game runs as one stream")
-            if other and self.reward == "true" and self.true_task == "gym":
-                raise ValueError("--episode-steps sets prefrl's harness; --true-task gym trains on the gym task's "
-                                 "own episodes")
-        if self.min_episode_steps:
+        if self.episode_steps is not None and self.episode_steps < 1:
+            raise ValueError(f"--episode-steps must be positive, got {self.episode_steps}")
+        if self.episode_steps is not None or self.min_episode_steps:
             spec = get_task(self.env)
             longest = spec.episode_steps if self.episode_steps is None else self.episode_steps
-            if spec.kind == "atari":
-                raise ValueError("--min-episode-steps is for MuJoCo tasks: an Atari game runs as one stream")
-            if self.reward == "true" and self.true_task == "gym":
-                raise ValueError("--min-episode-steps sets prefrl's harness; --true-task gym trains on the gym "
-                                 "task's own episodes")
-            if not 0 < self.min_episode_steps <= longest:
+            # the harness's episode lengths; a resolved config holds the task's own length, valid everywhere
+            for flag, asked in (("--episode-steps", longest != spec.episode_steps),
+                                ("--min-episode-steps", self.min_episode_steps != 0)):
+                if asked and spec.kind == "atari":
+                    raise ValueError(f"{flag} is for MuJoCo tasks: an Atari game runs as one stream")
+                if asked and self.reward == "true" and self.true_task == "gym":
+                    raise ValueError(f"{flag} sets prefrl's harness; --true-task gym trains on the gym task's "
+                                     "own episodes")
+            if self.min_episode_steps and not 0 < self.min_episode_steps <= longest:
                 raise ValueError(f"--min-episode-steps must be 0 or between 1 and {spec.name}'s training episode "
                                  f"length ({longest}), got {self.min_episode_steps}")
         if not 0.0 < self.initial_fraction < 1.0:

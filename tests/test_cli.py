@@ -253,14 +253,16 @@ def test_min_episode_steps_draws_each_training_episodes_length(tmp_path):
     from agents.train import _build
 
     cfg = TrainConfig(env="Hopper", reward="true", timesteps=4096, episode_steps=30, min_episode_steps=10)
-    venv = _build(cfg, tmp_path, seed_offset=0).venv
-    venv.reset()
-    ends = [t + 1 for t in range(600) if venv.step(np.zeros((venv.num_envs, 3)))[2][0]]
+
+    def episode_ends(run_dir) -> list[int]:  # the steps (of 600) at which the training venv's episodes end
+        venv = _build(cfg, run_dir, seed_offset=0).venv
+        venv.reset()
+        return [t + 1 for t in range(600) if venv.step(np.zeros((venv.num_envs, 3)))[2][0]]
+
+    ends = episode_ends(tmp_path)
     lengths = np.diff([0, *ends])
     assert lengths.min() >= 10 and lengths.max() <= 30 and len(set(lengths)) > 5  # drawn, not fixed
-    again = _build(cfg, tmp_path / "again", seed_offset=0).venv
-    again.reset()
-    assert [t + 1 for t in range(600) if again.step(np.zeros((again.num_envs, 3)))[2][0]] == ends  # seeded
+    assert episode_ends(tmp_path / "again") == ends  # seeded
     assert cfg.task().episode_steps == 1000 and cfg.task().min_episode_steps == 0  # evaluation: the task's
     assert cfg.true_baseline("gym").min_episode_steps == 0 and cfg.true_baseline("harness").min_episode_steps == 10
     args = build_parser().parse_args(["train", "--min-episode-steps", "240"])
