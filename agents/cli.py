@@ -155,6 +155,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="Hopper, Walker2d: the oracle's true reward loses V per step times t^2, t = |torso pitch| / "
                         "the pitch where gymnasium ends the episode (2t - 1 past it): V at that pitch, less "
                         "nearer upright; default: the task's (Hopper 1, else 0)")
+    p.add_argument("--tilt-slope", type=float, default=None, metavar="S",
+                   help="how steeply that charge grows past the limit: V x (1 + S(t - 1)) there; default 2, "
+                        "the t^2 curve's own slope at the limit (2t - 1)")
     p.add_argument("--restart-after", type=int, default=None, metavar="N",
                    help="where gymnasium would end the episode, the body stays down N steps (each charged the "
                         "penalty), then restarts underneath with no done, as an Atari game after a lost life; "
@@ -202,7 +205,7 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, validation=args.validation,
         unhealthy_penalty=args.unhealthy_penalty,
         restart_after=args.restart_after, height_bonus=args.height_bonus,
-        tilt_penalty=args.tilt_penalty, random_episode_steps=args.random_episode_steps,
+        tilt_penalty=args.tilt_penalty, tilt_slope=args.tilt_slope, random_episode_steps=args.random_episode_steps,
         episode_steps=args.episode_steps, min_episode_steps=args.min_episode_steps,
         async_fit=not args.sync_fit, eval_episodes=args.eval_episodes, algo=args.algo, ppo=dict(args.ppo),
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
@@ -331,7 +334,8 @@ def _fall_price(spec: TaskSpec) -> str:
         return ""
     parts = [f"penalty {spec.unhealthy_penalty:g}"] if spec.unhealthy_penalty else []
     parts += [f"height {spec.height_bonus:g}"] if spec.height_bonus else []
-    parts += [f"tilt {spec.tilt_penalty:g}"] if spec.tilt_penalty else []
+    parts += [f"tilt {spec.tilt_penalty:g}" + (f" (slope {spec.tilt_slope:g} past the limit)"
+                                               if spec.tilt_slope != 2.0 else "")] if spec.tilt_penalty else []
     return "  fall: " + (", ".join(parts) or "free")
 
 

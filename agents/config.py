@@ -122,6 +122,9 @@ class TrainConfig:
     tilt_penalty: float | None = None
     """Hopper, Walker2d: the oracle's true reward loses this much per step times t^2, t = |torso pitch| / the
     pitch where gymnasium ends the episode (2t - 1 past it); None: the task's default (Hopper 1, else 0)."""
+    tilt_slope: float | None = None
+    """How steeply the tilt charge grows past that pitch: 1 + S x (t - 1) there, times ``tilt_penalty``;
+    None: the task's (2, the t^2 curve's own slope at the limit)."""
     candidate_clips: int = 200
     """Queries are drawn from this many most recent clips."""
     clip_capacity: int = 2000
@@ -170,7 +173,7 @@ class TrainConfig:
     def task(self) -> TaskSpec:
         """The run's task: the registry's entry with this run's clip length and fall handling."""
         spec = replace(get_task(self.env), clip_seconds=self.clip_seconds, fixed_clip_steps=self.clip_steps)
-        for key in ("unhealthy_penalty", "height_bonus", "tilt_penalty"):  # the fall's price: set, or the task's
+        for key in ("unhealthy_penalty", "height_bonus", "tilt_penalty", "tilt_slope"):  # the fall's price: set, or the task's
             if getattr(self, key) is not None:
                 spec = replace(spec, **{key: getattr(self, key)})
         return spec if self.restart_after is None else replace(spec, restart_after=self.restart_after)
@@ -187,7 +190,7 @@ class TrainConfig:
         return replace(cfg, labels=spec.default_labels if cfg.labels is None else cfg.labels,
                        timesteps=spec.default_timesteps if cfg.timesteps is None else cfg.timesteps,
                        restart_after=spec.restart_after, unhealthy_penalty=spec.unhealthy_penalty,
-                       height_bonus=spec.height_bonus, tilt_penalty=spec.tilt_penalty,
+                       height_bonus=spec.height_bonus, tilt_penalty=spec.tilt_penalty, tilt_slope=spec.tilt_slope,
                        random_episode_steps=random_steps, reward_inputs=cfg.resolved_reward_inputs(),
                        episode_steps=spec.episode_steps if cfg.episode_steps is None else cfg.episode_steps,
                        ppo_resolved=cfg.ppo_settings())
@@ -262,6 +265,11 @@ class TrainConfig:
             raise ValueError(f"--tilt-penalty must be >= 0, got {self.tilt_penalty}")
         if self.tilt_penalty and get_task(self.env).pitch_qpos is None:
             raise ValueError(f"--tilt-penalty is offered for Hopper and Walker2d only, not {self.env}")
+        if self.tilt_slope is not None and self.tilt_slope < 0:
+            raise ValueError(f"--tilt-slope must be >= 0, got {self.tilt_slope}")
+        if self.tilt_slope is not None and not self.task().tilt_penalty:
+            raise ValueError(f"--tilt-slope shapes the tilt charge, which {self.env} does not have here "
+                             "(--tilt-penalty 0)")
         if self.normalize_on not in ("labeled", "recent"):
             raise ValueError(f"--normalize-on must be labeled or recent, got {self.normalize_on!r}")
         if self.validation not in VALIDATIONS:
@@ -343,6 +351,7 @@ class TrainConfig:
         data.setdefault("unhealthy_penalty", DEFAULT_PENALTY)  # the fall's price before it was per task
         data.setdefault("height_bonus", 0.0)
         data.setdefault("tilt_penalty", 0.0)
+        data.setdefault("tilt_slope", 2.0)
         if data.get("random_episode_steps") is None:  # a run from before the task default: whole episodes
             data["random_episode_steps"] = 0
         known = {f.name for f in fields(cls)}

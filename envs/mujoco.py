@@ -33,8 +33,9 @@ class NoScoreMujoco(gym.Wrapper):
     step also earns w x (torso height - its start height): a fall signal graded by how low the body is,
     as rl-teacher's Hopper and Walker (height - 1, height - 2 per step), instead of only a cliff at the
     unhealthy boundary. With ``tilt_penalty`` = v > 0 (and ``pitch_qpos``, ``pitch_limit``) every step
-    loses v x huber(|torso pitch| / pitch_limit), huber(t) = t^2 up to 1, 2t - 1 beyond: v at the pitch
-    where gymnasium would end the episode, less nearer upright, growing linearly past it.
+    loses v x huber(|torso pitch| / pitch_limit), huber(t) = t^2 up to 1, 1 + s(t - 1) beyond (s =
+    ``tilt_slope``, 2 by default: 2t - 1): v at the pitch where gymnasium would end the episode, less
+    nearer upright, growing linearly past it.
 
     Example:
         >>> env = NoScoreMujoco(gym.make("Hopper-v5", terminate_when_unhealthy=False), unhealthy_penalty=1.0)
@@ -42,7 +43,8 @@ class NoScoreMujoco(gym.Wrapper):
 
     def __init__(self, env: gym.Env, unhealthy_penalty: float = DEFAULT_PENALTY, has_termination: bool = False,
                  restart_after: int = 0, height_bonus: float = 0.0, height_qpos: int | None = None,
-                 tilt_penalty: float = 0.0, pitch_qpos: int | None = None, pitch_limit: float | None = None):
+                 tilt_penalty: float = 0.0, pitch_qpos: int | None = None, pitch_limit: float | None = None,
+                 tilt_slope: float = 2.0):
         super().__init__(env)
         if unhealthy_penalty < 0:
             raise ValueError("unhealthy_penalty must be >= 0")
@@ -54,6 +56,9 @@ class NoScoreMujoco(gym.Wrapper):
         if tilt_penalty < 0 or (tilt_penalty and (pitch_qpos is None or not pitch_limit)):
             raise ValueError("tilt_penalty must be >= 0, and needs the torso pitch's qpos index and limit")
         self.tilt_penalty, self.pitch_qpos, self.pitch_limit = float(tilt_penalty), pitch_qpos, pitch_limit
+        if tilt_slope < 0:
+            raise ValueError("tilt_slope must be >= 0")
+        self.tilt_slope = float(tilt_slope)
         self.unhealthy_penalty = float(unhealthy_penalty)
         self.has_termination = has_termination
         self.restart_after = restart_after
@@ -95,7 +100,7 @@ class NoScoreMujoco(gym.Wrapper):
             true_reward += self.height_bonus * float(unwrapped.data.qpos[i] - unwrapped.init_qpos[i])
         if self.tilt_penalty:
             t = abs(float(unwrapped.data.qpos[self.pitch_qpos])) / self.pitch_limit
-            true_reward -= self.tilt_penalty * (t * t if t <= 1 else 2 * t - 1)
+            true_reward -= self.tilt_penalty * (t * t if t <= 1 else 1 + self.tilt_slope * (t - 1))
         info["true_reward"] = true_reward
         info["unhealthy"] = unhealthy
         info["physics_state"] = self.physics_state()
@@ -142,7 +147,7 @@ def make_mujoco_env(spec: TaskSpec, render_mode: str | None = None) -> gym.Env:
     env = NoScoreMujoco(env, unhealthy_penalty=spec.unhealthy_penalty, has_termination=spec.has_termination,
                         restart_after=spec.restart_after, height_bonus=spec.height_bonus,
                         height_qpos=spec.height_qpos, tilt_penalty=spec.tilt_penalty,
-                        pitch_qpos=spec.pitch_qpos, pitch_limit=spec.pitch_limit)
+                        pitch_qpos=spec.pitch_qpos, pitch_limit=spec.pitch_limit, tilt_slope=spec.tilt_slope)
     if spec.min_episode_steps and spec.min_episode_steps < spec.episode_steps:
         env = RandomEpisodeLength(env, spec.min_episode_steps, spec.episode_steps)
     return env

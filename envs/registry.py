@@ -44,7 +44,9 @@ class TaskSpec:
         pitch_qpos, pitch_limit: index in ``qpos`` of the torso's pitch angle, and the largest pitch (rad)
             gymnasium calls healthy (None: no pitch).
         tilt_penalty: the oracle's true reward loses this much per step times t^2, t = |pitch| / pitch_limit
-            (2t - 1 past the limit; 0: off).
+            (1 + tilt_slope x (t - 1) past the limit; 0: off).
+        tilt_slope: how steeply the tilt charge grows past the limit, per unit of t, in units of
+            ``tilt_penalty`` (2: the t^2 curve's own slope at the limit, so 2t - 1).
         random_episode_steps: before RL, the random-policy rollouts that give the first clips restart every
             this many steps (0: they run the whole episode).
         x_qpos: index in ``qpos`` of the body's forward position, for tasks scored on moving forward (None:
@@ -72,6 +74,7 @@ class TaskSpec:
     pitch_qpos: int | None = None
     pitch_limit: float | None = None
     tilt_penalty: float = 0.0
+    tilt_slope: float = 2.0
     random_episode_steps: int = 0
     x_qpos: int | None = None
     ppo: dict[str, Any] = field(default_factory=dict)

@@ -189,6 +189,14 @@ def test_height_bonus_and_tilt_penalty_flags_reach_the_task_and_are_saved(tmp_pa
     assert (old.unhealthy_penalty, old.height_bonus, old.tilt_penalty) == (5.0, 0.0, 0.0)  # what it ran with
     tilted = cfg("--env", "Hopper", "--tilt-penalty", "2")
     assert tilted.task().tilt_penalty == 2.0 and tilted.resolved().tilt_penalty == 2.0
+    steep = cfg("--env", "Hopper", "--tilt-slope", "20")
+    assert steep.task().tilt_slope == 20.0 and steep.resolved().tilt_slope == 20.0
+    assert hopper.tilt_slope == old.tilt_slope == 2.0  # the default, and what a run from before the flag ran with
+    for bad, says in ((["--env", "Hopper", "--tilt-slope", "-1"], "--tilt-slope must be >= 0"),
+                      (["--env", "Hopper", "--tilt-penalty", "0", "--tilt-slope", "5"], "Hopper does not have"),
+                      (["--env", "Swimmer", "--tilt-slope", "5"], "Swimmer does not have")):
+        with pytest.raises(ValueError, match=says):
+            cfg(*bad).validate()
 
 def test_random_policy_rollouts_restart_every_random_episode_steps():
     from agents.cli import _config_from, build_parser

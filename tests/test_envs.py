@@ -64,20 +64,24 @@ def test_height_bonus_pays_the_torso_height_above_its_start(name, height_index):
 
 @pytest.mark.parametrize("name, limit", [("Hopper", 0.2), ("Walker2d", 1.0)])
 def test_tilt_penalty_charges_the_torso_pitch_against_gymnasiums_limit(name, limit):
-    # known answer: v x t^2, t = |pitch| / limit, up to the limit; v x (2t - 1) past it (a random body topples)
-    v = 3.0
-    envs = [make_mujoco_env(replace(get_task(name), tilt_penalty=b)) for b in (0.0, v)]
+    # known answer: v x t^2, t = |pitch| / limit, up to the limit; v x (2t - 1) past it (a random body topples),
+    # or v x (1 + s(t - 1)) with a tilt slope s
+    v, s = 3.0, 10.0
+    envs = [make_mujoco_env(replace(get_task(name), tilt_penalty=b, tilt_slope=slope))
+            for b, slope in ((0.0, 2.0), (v, 2.0), (v, s))]
     for env in envs:
         env.action_space.seed(4)
         env.reset(seed=4)
     ts = []
     for _ in range(300):
         action = envs[0].action_space.sample()
-        (*_, plain), (*_, tilted) = (env.step(action) for env in envs)
+        (*_, plain), (*_, tilted), (*_, steep) = (env.step(action) for env in envs)
         t = abs(tilted["physics_state"][2]) / limit
         ts.append(t)
         expected = v * (t * t if t <= 1 else 2 * t - 1)
         assert plain["true_reward"] - tilted["true_reward"] == pytest.approx(expected, abs=1e-9)
+        expected = v * (t * t if t <= 1 else 1 + s * (t - 1))
+        assert plain["true_reward"] - steep["true_reward"] == pytest.approx(expected, abs=1e-9)
     assert min(ts) < 0.5 and max(ts) > 1.0, "both sides of the limit were seen"
 
 def test_height_bonus_and_tilt_penalty_need_a_body_that_falls():
