@@ -3,7 +3,9 @@
 For each run folder: play one harness episode with the run's own policy (deterministic), then score
 its states with r̂ at the policy's action, at zero action, and at 64 uniformly random actions.
 Prints r̂ per step for each, and the share of r̂'s variance over (state, random action) that the
-action explains (1 - E_o[Var_a r̂] / Var r̂ is the state's share).
+action explains (1 - E_o[Var_a r̂] / Var r̂ is the state's share). Last, what Gaussian noise of std
+0.1-1.0 on the policy's actions (clipped to the action box) does to r̂ per step on the same states:
+whether r̂ itself charges the exploration PPO's policy noise adds (RESULTS.md, twenty-sixth session).
 
     python results/scripts/action_reward.py RUN [RUN ...]
 """
@@ -38,4 +40,8 @@ for run in map(Path, sys.argv[1:]):
     print(f"  r̂ per step: policy's action {r_pol.mean():.3f}, zero action {r_zero.mean():.3f}, "
           f"random actions {r_rand.mean():.3f} (best of 64 per step {r_rand.max(0).mean():.3f}); "
           f"share of variance from the action {within / r_rand.var():.2f}")
+    noisy = {std: np.mean([ens.predict(obs, np.clip(acts + rng.normal(0, std, acts.shape), lo, hi)).mean()
+                           for _ in range(3)]) - r_pol.mean() for std in (0.1, 0.3, 0.5, 1.0)}
+    print("  r̂ per step with noise on the policy's action, change: "
+          + ", ".join(f"std {std:g} {d:+.3f}" for std, d in noisy.items()) + f"; r̂'s std over the episode {r_pol.std():.3f}")
     env.close()
