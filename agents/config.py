@@ -267,7 +267,8 @@ class TrainConfig:
             raise ValueError(f"--tilt-penalty is offered for Hopper and Walker2d only, not {self.env}")
         if self.tilt_slope is not None and self.tilt_slope < 0:
             raise ValueError(f"--tilt-slope must be >= 0, got {self.tilt_slope}")
-        if self.tilt_slope is not None and not self.task().tilt_penalty:
+        # a resolved config holds the task's own slope, valid everywhere
+        if self.tilt_slope not in (None, get_task(self.env).tilt_slope) and not self.task().tilt_penalty:
             raise ValueError(f"--tilt-slope shapes the tilt charge, which {self.env} does not have here "
                              "(--tilt-penalty 0)")
         if self.normalize_on not in ("labeled", "recent"):

@@ -197,6 +197,7 @@ def test_height_bonus_and_tilt_penalty_flags_reach_the_task_and_are_saved(tmp_pa
                       (["--env", "Swimmer", "--tilt-slope", "5"], "Swimmer does not have")):
         with pytest.raises(ValueError, match=says):
             cfg(*bad).validate()
+    cfg("--env", "Swimmer").resolved().validate()  # holds the default slope, with no tilt charge
 
 def test_random_policy_rollouts_restart_every_random_episode_steps():
     from agents.cli import _config_from, build_parser
