@@ -1,0 +1,20 @@
+"""One markdown row per run folder: labels, seed, gym-task return, oracle return, unhealthy share in evaluation,
+the policy's final action std (TensorBoard `train/std`), held-out correlation, steps/s, resumed (RESULTS.md,
+twenty-sixth session).
+
+    python results/scripts/run_rows.py RUN [RUN ...]
+"""
+import json
+import sys
+from pathlib import Path
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+for run in map(Path, sys.argv[1:]):
+    r = json.loads((run / "result.json").read_text())
+    events = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0})
+    events.Reload()
+    std = events.Scalars("train/std")[-1].value
+    print(f"| {r['label_budget']} | {r['seed']} | {r['true_return_mean']:.1f} +- {r['true_return_std']:.1f} | "
+          f"{r['oracle_return_mean']:.1f} | {r['oracle_unhealthy_fraction']:.1%} | {std:.2f} | "
+          f"{r['reward_heldout_corr']:.3f} | {r['steps_per_sec']:.0f} | {'yes' if r['resumed'] else 'no'} |")
