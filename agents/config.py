@@ -332,6 +332,9 @@ class TrainConfig:
                 if asked and self.reward == "true" and self.true_task == "gym":
                     raise ValueError(f"{flag} sets prefrl's harness; --true-task gym trains on the gym task's "
                                      "own episodes")
+            if longest > spec.episode_steps:  # restarts come early or not at all: never a longer episode
+                raise ValueError(f"--episode-steps restarts training episodes early: at most {spec.name}'s own "
+                                 f"{spec.episode_steps} steps, got {longest}")
             if self.min_episode_steps and not 0 < self.min_episode_steps <= longest:
                 raise ValueError(f"--min-episode-steps must be 0 or between 1 and {spec.name}'s training episode "
                                  f"length ({longest}), got {self.min_episode_steps}")

@@ -249,6 +249,10 @@ def test_episode_steps_shortens_ppo_training_episodes_only(tmp_path):
     assert _config_from(build_parser().parse_args(["train", "--episode-steps", "240"])).episode_steps == 240
     with pytest.raises(ValueError, match="for MuJoCo tasks"):
         TrainConfig(env="Pong", episode_steps=100).validate()
+    # never longer than the task's own episodes (a suite's --episode-steps 240 would stretch Reacher's 50)
+    with pytest.raises(ValueError, match="at most Reacher's own 50 steps, got 240"):
+        TrainConfig(env="Reacher", episode_steps=240).validate()
+    TrainConfig(env="Reacher", episode_steps=50).validate()
     with pytest.raises(ValueError, match="gym task's own episodes"):
         TrainConfig(env="Hopper", reward="true", true_task="gym", episode_steps=100).validate()
     # a resolved config holds the task's own length, which is valid everywhere
