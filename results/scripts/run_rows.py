@@ -8,13 +8,11 @@ import json
 import sys
 from pathlib import Path
 
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tb_curves import curve  # results/scripts/tb_curves.py, beside this script
 
 for run in map(Path, sys.argv[1:]):
     r = json.loads((run / "result.json").read_text())
-    events = EventAccumulator(str(run / "tb"), size_guidance={"scalars": 0})
-    events.Reload()
-    std = events.Scalars("train/std")[-1].value
+    std = curve(run, "train/std", 2)[-1][1]  # the last logged value
     print(f"| {r['label_budget']} | {r['seed']} | {r['true_return_mean']:.1f} +- {r['true_return_std']:.1f} | "
           f"{r['oracle_return_mean']:.1f} | {r['oracle_unhealthy_fraction']:.1%} | {std:.2f} | "
           f"{r['reward_heldout_corr']:.3f} | {r['steps_per_sec']:.0f} | {'yes' if r['resumed'] else 'no'} |")
