@@ -130,9 +130,9 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                         "steps (0: never, they run whole episodes); default: the task's (Walker2d 60, "
                         "the others 0)")
     p.add_argument("--episode-steps", type=_positive_int, default=None, metavar="N",
-                   help="MuJoCo: length of the fixed-length training episodes, at most the task's own; the body restarts "
-                        "underneath every N steps, with no signal of it to the agent (evaluation keeps the task's "
-                        "length); default: the task's (1,000)")
+                   help="MuJoCo: length of the fixed-length training episodes, at most the task's own; the body "
+                        "restarts underneath every N steps, with no signal of it to the agent (evaluation keeps the "
+                        "task's length); default: the task's (1,000)")
     p.add_argument("--min-episode-steps", type=int, default=0, metavar="N",
                    help="MuJoCo: draw each training episode's length uniformly from N to --episode-steps "
                         "(restarts underneath, as there); default 0: every episode lasts --episode-steps")

@@ -173,7 +173,8 @@ class TrainConfig:
     def task(self) -> TaskSpec:
         """The run's task: the registry's entry with this run's clip length and fall handling."""
         spec = replace(get_task(self.env), clip_seconds=self.clip_seconds, fixed_clip_steps=self.clip_steps)
-        for key in ("unhealthy_penalty", "height_bonus", "tilt_penalty", "tilt_slope"):  # the fall's price: set, or the task's
+        # the fall's price: set, or the task's
+        for key in ("unhealthy_penalty", "height_bonus", "tilt_penalty", "tilt_slope"):
             if getattr(self, key) is not None:
                 spec = replace(spec, **{key: getattr(self, key)})
         return spec if self.restart_after is None else replace(spec, restart_after=self.restart_after)
