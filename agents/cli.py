@@ -139,6 +139,10 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--normalize-on", choices=("labeled", "recent"), default=d.normalize_on,
                    help="normalize r̂ after each fit on all labeled clips (stable) or the 50 most recent "
                         "clips; default %(default)s")
+    p.add_argument("--pessimism", type=float, default=d.pessimism, metavar="K",
+                   help="pay PPO r̂ minus K standard deviations of the reward-model members at each step, a lower "
+                        "confidence bound that pays less where they disagree (away from the labeled clips); "
+                        "default %(default)s: r̂ itself")
     p.add_argument("--validation", choices=VALIDATIONS, default=d.validation,
                    help="each reward-model member's held-out comparisons, on which its l2 is adapted: a "
                         "split of 1/e drawn independently of its bootstrap sample (it trains on ~40%%), or "
@@ -203,6 +207,7 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         reward_inputs=args.reward_inputs,
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
         pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, validation=args.validation,
+        pessimism=args.pessimism,
         unhealthy_penalty=args.unhealthy_penalty,
         restart_after=args.restart_after, height_bonus=args.height_bonus,
         tilt_penalty=args.tilt_penalty, tilt_slope=args.tilt_slope, random_episode_steps=args.random_episode_steps,

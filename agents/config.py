@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,9 @@ class TrainConfig:
     ``episode_steps``."""
     normalize_on: str = "labeled"
     """r̂ is normalized after each fit on `labeled` clips (stable) or the `recent` policy clips."""
+    pessimism: float = 0.0
+    """PPO is paid r̂ minus this many standard deviations of the normalized reward-model members at each step
+    (a lower confidence bound: less where the members disagree, away from the labeled clips); 0: r̂."""
     validation: str = "split"
     """Each reward-model member is validated (and its l2 adapted) on a `split` of 1/e of the comparisons
     drawn independently of its bootstrap (it trains on ~40%), or on its bootstrap's `out-of-bag` ones
@@ -272,6 +276,8 @@ class TrainConfig:
         if self.tilt_slope not in (None, get_task(self.env).tilt_slope) and not self.task().tilt_penalty:
             raise ValueError(f"--tilt-slope shapes the tilt charge, which {self.env} does not have here "
                              "(--tilt-penalty 0)")
+        if not (math.isfinite(self.pessimism) and self.pessimism >= 0):
+            raise ValueError(f"--pessimism must be >= 0, got {self.pessimism}")
         if self.normalize_on not in ("labeled", "recent"):
             raise ValueError(f"--normalize-on must be labeled or recent, got {self.normalize_on!r}")
         if self.validation not in VALIDATIONS:

@@ -139,12 +139,14 @@ class CnnRewardEnsemble(NormalizedEnsemble):
         """Raw member rewards for frames x [B, 4, 84, 84] -> [M, B] (numpy)."""
         return self._frozen_members(x).float().cpu().numpy()
 
-    def predict(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
-        """r̂ for a batch of steps: obs [B, 4, 84, 84] -> [B] float32 (acts are ignored)."""
+    def predict(self, obs: np.ndarray, acts: np.ndarray, pessimism: float = 0.0) -> np.ndarray:
+        """r̂ for a batch of steps: obs [B, 4, 84, 84] -> [B] float32 (acts are ignored); ``pessimism`` k
+        lowers it by k times the members' standard deviation, as ``RewardEnsemble.predict``."""
         _, mean, std, scale = self._infer
         raw = self._frozen_members(obs)
         z = (raw - mean[:, None]) / std[:, None]
-        return (z.mean(0) * scale).float().cpu().numpy()
+        r = z.mean(0) - pessimism * z.std(0, correction=0) if pessimism else z.mean(0)
+        return (r * scale).float().cpu().numpy()
 
     # -- normalization -------------------------------------------------------------------
     @torch.no_grad()

@@ -56,6 +56,8 @@ class LoopConfig:
     """Held-out metrics use at most this many of the most recent unlabeled clips; None: all candidates."""
     norm_clips: int = 300
     """r̂ is normalized on up to this many labeled clips."""
+    pessimism: float = 0.0
+    """The agent is paid r̂ minus this many standard deviations of the normalized members (0: r̂ itself)."""
 
 
 class PreferenceLoop:
@@ -94,7 +96,7 @@ class PreferenceLoop:
         """r̂ for a batch of steps [B]; zero until the ensemble has been fitted on some answer."""
         if not self.fitted:
             return np.zeros(len(obs), dtype=np.float32)
-        return self.ens.predict(obs, acts)
+        return self.ens.predict(obs, acts, self.cfg.pessimism)
 
     # -- queries -------------------------------------------------------------------------
     def asked(self) -> int:
@@ -402,6 +404,9 @@ class PreferenceLoop:
             pairs = random_pairs(len(held), min(200, len(held) * 2), self.rng)
             returns = self.member_returns_fn(held)(np.arange(len(held)))
             m["reward/disagreement"] = float(preference_variance(returns, pairs).mean())
+            if self.cfg.pessimism:  # what the lower bound takes off r̂, per step, on these clips
+                m["reward/pessimism_penalty"] = float(np.mean(np.concatenate(
+                    [self.ens.predict(cl.obs, cl.acts) - self.reward(cl.obs, cl.acts) for cl in held])))
         if not math.isnan(self.last_disagreement):
             m["reward/query_disagreement"] = self.last_disagreement
         self.metrics.update(m)

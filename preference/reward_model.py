@@ -189,7 +189,8 @@ class RewardEnsemble(NormalizedEnsemble):
         head_w = (w_last.astype(np.float64) @ coef).astype(np.float32)  # [M*h]
         head_b = float(((b_last.astype(np.float64) - mean) * coef).sum())
         # One assignment, so a reader in another thread sees old or new weights, never a mix.
-        self._fast = (fused, head_w, head_b, fused[0][0][: self.obs_dim], fused[0][0][self.obs_dim:])
+        self._fast = (fused, head_w, head_b, fused[0][0][: self.obs_dim], fused[0][0][self.obs_dim:],
+                      (mean, std, float(self.scale)))
 
     @staticmethod
     def _hidden(fused: list[tuple[np.ndarray, np.ndarray]], h: np.ndarray) -> np.ndarray:
@@ -199,21 +200,38 @@ class RewardEnsemble(NormalizedEnsemble):
             h = h @ w + b
         return np.maximum(h, LEAK * h)
 
-    def predict_members(self, x: np.ndarray) -> np.ndarray:
+    def normalized_members(self, x: np.ndarray, fast: tuple | None = None) -> np.ndarray:
+        """Each member's reward after its own normalization (mean 0, std 1 on the normalization steps),
+        before the ensemble's mean and output scale: x [B, in_dim] -> [M, B] float64 (numpy, any device;
+        ``fast``: the weight snapshot to use, default the current one)."""
+        fast = self._fast if fast is None else fast
+        mean, std, _ = fast[-1]  # the snapshot's own, consistent with its weights
+        return (self.predict_members(x, fast).astype(np.float64) - mean[:, None]) / std[:, None]
+
+    def predict_members(self, x: np.ndarray, fast: tuple | None = None) -> np.ndarray:
         """Raw member rewards for a batch x [B, in_dim] -> [M, B] (numpy)."""
-        fused = self._fast[0]
+        fused = (self._fast if fast is None else fast)[0]
         (w0, b0), (w, b) = fused[0], fused[-1]
         h = self._hidden(fused, np.asarray(x, dtype=np.float32) @ w0 + b0)
         return (h @ w + b).T
 
-    def predict(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
-        """r̂ for a batch of steps: obs [B, obs_dim], acts [B, act_dim] -> [B] float32."""
+    def predict(self, obs: np.ndarray, acts: np.ndarray, pessimism: float = 0.0) -> np.ndarray:
+        """r̂ for a batch of steps: obs [B, obs_dim], acts [B, act_dim] -> [B] float32.
+
+        With ``pessimism`` k > 0, each step's r̂ is lowered by k times the standard deviation of the
+        normalized members there (in r̂'s units): a lower confidence bound that pays less where the
+        members disagree, i.e. away from the labeled clips.
+        """
+        if pessimism:
+            fast = self._fast  # one snapshot, in case a fit in another thread swaps it
+            z = self.normalized_members(self.inputs(obs, acts), fast)
+            return (fast[-1][-1] * (z.mean(0) - pessimism * z.std(0))).astype(np.float32)
         if self.device_.type != "cpu":
             x = self.inputs(obs, acts)
             with torch.inference_mode():
                 return self(torch.as_tensor(x, device=self.device_)).float().cpu().numpy()
         obs = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)
-        fused, head_w, head_b, w0_obs, w0_act = self._fast
+        fused, head_w, head_b, w0_obs, w0_act, _ = self._fast
         pre = obs @ w0_obs + fused[0][1]
         if self.act_dim:
             pre += np.asarray(acts, dtype=np.float32).reshape(len(acts), -1) @ w0_act

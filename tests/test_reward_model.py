@@ -168,3 +168,36 @@ def test_observation_only_ensemble_ignores_actions_and_learns_the_reward():
     r = ens.predict(x, rng.normal(size=(1000, ACT)))
     np.testing.assert_array_equal(r, ens.predict(x, rng.normal(size=(1000, ACT))))
     assert np.corrcoef(r, x @ w)[0, 1] > 0.9
+
+
+def test_pessimism_lowers_r_hat_by_k_member_standard_deviations():
+    ens = RewardEnsemble(OBS, ACT, n_members=3, target_std=1.0, seed=4)
+    x = (np.random.default_rng(1).normal(size=(500, OBS + ACT)) * 2 + 1).astype(np.float32)
+    ens.set_input_stats(x)
+    ens.normalize(x)
+    with torch.no_grad():  # the slow torch path, computed here on its own
+        raw = ens.member_rewards(torch.as_tensor(x)).double().numpy()
+    z = (raw - ens.member_mean.double().numpy()[:, None]) / ens.member_std.double().numpy()[:, None]
+    scale = float(ens.scale)
+    obs, acts = x[:, :OBS], x[:, OBS:]
+    np.testing.assert_allclose(ens.predict(obs, acts, pessimism=0.0), ens.predict(obs, acts))
+    np.testing.assert_allclose(ens.predict(obs, acts, pessimism=1.5), scale * (z.mean(0) - 1.5 * z.std(0)),
+                               rtol=1e-4, atol=1e-4)
+    assert np.all(ens.predict(obs, acts, pessimism=1.5) <= ens.predict(obs, acts) + 1e-5)
+
+
+def test_pessimism_charges_more_far_from_the_labeled_clips():
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=OBS + ACT)
+    ens = RewardEnsemble(OBS, ACT, n_members=3, seed=0)
+    trainer = EnsembleTrainer(ens, FitConfig(), rng=np.random.default_rng(1))
+    for a, b, m in zip(*synthetic_pairs(rng, 300, w)):
+        trainer.add(a, b, m)
+    for _ in range(5):
+        trainer.fit(4 * len(trainer))
+    ens.normalize(rng.normal(size=(2000, OBS + ACT)))
+    near = rng.normal(size=(1000, OBS + ACT)).astype(np.float32)  # where the labeled clips were
+    far = near * 8  # far outside them
+    penalty = [float(np.mean(ens.predict(v[:, :OBS], v[:, OBS:]) - ens.predict(v[:, :OBS], v[:, OBS:], 1.0)))
+               for v in (near, far)]
+    assert 0 < penalty[0] and penalty[1] > 3 * penalty[0]
