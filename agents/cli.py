@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import math
 import os
 import sys
 from dataclasses import replace
@@ -47,6 +48,16 @@ def _budget_list(text: str) -> list[int]:
 
 def _empty(text: str):
     raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+
+
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -323,6 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "instead of the run's own. Repeatable")
     diag.add_argument("--episodes", type=_positive_int, default=1,
                       help="with --policy: episodes per policy; default %(default)s")
+    diag.add_argument("--pessimism", type=_nonnegative_float, default=None, metavar="K",
+                      help="with --policy (MuJoCo): also score the episodes with r̂ minus K standard deviations of "
+                           "the members, the lower confidence bound --pessimism K pays PPO; default: the run's own "
+                           "(0: none)")
     tasks = sub.add_parser("tasks", help="list the tasks and their settings")
     tasks.add_argument("--algo", choices=ALGOS, default=None,
                        help="also print each task's settings of this RL algorithm (before any --ppo override)")
@@ -387,11 +402,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                           f"per step {_fmt(row['step_corr'])}; reward model: {row['reward_model']}")
                 return 0
             if args.policy:
-                for row in score_policies(Path(args.run), args.policy, args.episodes):
+                for row in score_policies(Path(args.run), args.policy, args.episodes, pessimism=args.pessimism):
                     print(f"{row['policy']}: oracle return {row['oracle_return']:.1f}, unhealthy steps "
                           f"{row['unhealthy_steps']:.0f}, r̂ return {row['r_hat_return']:.1f} (per healthy step "
                           f"{_fmt(row['r_hat_mean_healthy'])}, per unhealthy step "
                           f"{_fmt(row['r_hat_mean_unhealthy'])}), "
+                          + (f"lower bound at pessimism {row['pessimism']:g}: {row['r_hat_lcb_return']:.1f}, "
+                             if row["pessimism"] else "") +
                           f"mean squared action {row['mean_squared_action']:.2f}; discounted at gamma "
                           f"{row['gamma']:g}: r̂ {row['r_hat_discounted']:.1f}, oracle {row['oracle_discounted']:.1f}"
                           + ("" if row["distance"] is None else

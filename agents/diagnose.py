@@ -171,7 +171,8 @@ def travel(episodes: list) -> tuple[float | None, float | None]:
     return distance, (float(speed[unhealthy].mean()) if unhealthy.any() else None)
 
 
-def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: int = 5) -> list[dict[str, Any]]:
+def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: int = 5,
+                   pessimism: float | None = None) -> list[dict[str, Any]]:
     """Score whole harness episodes of other policies with this run's r̂: does r̂ rank them as the
     oracle does? Each of ``policies`` is a run folder (its saved policy, deterministic) or ``random``.
 
@@ -179,7 +180,9 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
     and on unhealthy steps, the mean squared action (r̂ paying for actions shows up here), the
     distance travelled and the forward speed while unhealthy (``travel``), and both
     returns discounted from the start state at the run's PPO ``gamma``: what PPO weighs, where a
-    fall late in the episode counts for little.
+    fall late in the episode counts for little. With ``pessimism`` K > 0 (None: the run's own
+    ``--pessimism``), also ``r_hat_lcb_return``: the return of r̂ minus K member standard deviations, what such a
+    run pays PPO.
     """
     from agents.evaluation import deterministic_actor, rollout
     from envs.mujoco import make_mujoco_env
@@ -191,6 +194,7 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
     env = make_mujoco_env(spec)
     ens, which = _ensemble(run_dir, cfg, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
     gamma = cfg.ppo_gamma()
+    k = cfg.pessimism if pessimism is None else pessimism
     discount = gamma ** np.arange(spec.episode_steps)
     rows = []
     for name in policies:
@@ -198,8 +202,8 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
         act = (lambda _obs: env.action_space.sample()) if model is None else deterministic_actor(model, norm)
         env.action_space.seed(seed)
         eps = [rollout(env, act, seed + ep) for ep in range(episodes)]
-        acts = np.concatenate([e.acts for e in eps])
-        r = ens.predict(np.concatenate([e.obs for e in eps]), acts)
+        obs, acts = np.concatenate([e.obs for e in eps]), np.concatenate([e.acts for e in eps])
+        r = ens.predict(obs, acts)
         unhealthy = np.concatenate([e.info("unhealthy").astype(bool) for e in eps])
         oracle_return = sum(float(e.info("true_reward").sum()) for e in eps)
         r_hat_discounted = float(np.dot(r.reshape(episodes, -1), discount).sum())
@@ -208,7 +212,8 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
         rows.append({"policy": name, "reward_model": which, "episodes": episodes,
                      "oracle_return": oracle_return / episodes,
                      "unhealthy_steps": float(unhealthy.sum()) / episodes,
-                     "r_hat_return": float(r.sum()) / episodes,
+                     "r_hat_return": float(r.sum()) / episodes, "pessimism": k,
+                     "r_hat_lcb_return": float(ens.predict(obs, acts, k).sum()) / episodes if k else None,
                      "r_hat_mean_healthy": float(r[~unhealthy].mean()) if (~unhealthy).any() else None,
                      "r_hat_mean_unhealthy": float(r[unhealthy].mean()) if unhealthy.any() else None,
                      "mean_squared_action": float(np.mean(np.sum(np.square(acts), axis=1))),

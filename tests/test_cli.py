@@ -83,6 +83,7 @@ def test_smoke_run_writes_every_file_and_tag(tmp_path):
     (["--tilt-penalty", "-2", "--env", "Hopper"], "--tilt-penalty must be >= 0"),
     (["--tilt-penalty", "1", "--env", "Ant"], "--tilt-penalty is offered for Hopper and Walker2d only"),
     (["--clip-steps", "1"], "--clip-steps must be at least 2"),
+    (["--pessimism", "-1"], "--pessimism must be >= 0"),
     (["--bogus-flag"], "unrecognized arguments"),
     (["--true-task", "gym"], "--true-task gym is for true-reward runs"),
     (["--reward", "true", "--env", "Pong", "--true-task", "gym"], "--true-task gym is for MuJoCo tasks"),

@@ -15,7 +15,7 @@ from preference.schedule import LabelSchedule
 from preference.store import PreferenceStore
 
 
-def make_loop(tmp_path, labeler="oracle", budget=20, oracle_after=60.0, selection="random"):
+def make_loop(tmp_path, labeler="oracle", budget=20, oracle_after=60.0, selection="random", pessimism=0.0):
     rng = np.random.default_rng(0)
     rec = ClipRecorder(1, clip_steps=5, capacity=100)
     for _ in range(200):  # 40 clips whose true reward is the first observation
@@ -25,7 +25,7 @@ def make_loop(tmp_path, labeler="oracle", budget=20, oracle_after=60.0, selectio
     store = PreferenceStore(tmp_path)
     loop = PreferenceLoop(ens, EnsembleTrainer(ens), store, LabelSchedule(budget, 1000), rec,
                           LoopConfig(labeler=labeler, oracle_after=oracle_after, fit_every=100, pretrain_epochs=2,
-                                     selection=selection),
+                                     selection=selection, pessimism=pessimism),
                           np.random.default_rng(1), PerfectOracle())
     return loop, store, rec
 
@@ -39,6 +39,20 @@ def test_oracle_run_spends_exactly_the_budget(tmp_path):
     loop.step(1000, force_fit=True)
     assert store.counts() == {"pending": 0, "answered": 20, "dropped": 0}
     assert len(loop.trainer) == 20 and loop.source_counts == {"oracle": 20}
+
+
+def test_pessimism_pays_the_agent_the_lower_bound_and_logs_its_charge(tmp_path):
+    loop, store, rec = make_loop(tmp_path, pessimism=2.0)
+    loop.pretrain(list(rec.clips))
+    loop.step(1000, force_fit=True)
+    obs, acts = np.random.default_rng(3).normal(size=(50, 3)), np.zeros((50, 1))
+    np.testing.assert_allclose(loop.reward(obs, acts), loop.ens.predict(obs, acts, pessimism=2.0))
+    assert np.all(loop.reward(obs, acts) < loop.ens.predict(obs, acts))
+    assert loop.metrics["reward/pessimism_penalty"] > 0
+    plain, _, plain_rec = make_loop(tmp_path / "plain")
+    plain.pretrain(list(plain_rec.clips))
+    plain.step(1000, force_fit=True)
+    assert "reward/heldout_corr" in plain.metrics and "reward/pessimism_penalty" not in plain.metrics
 
 
 def test_human_mode_never_blocks_and_r_hat_is_zero_until_answers(tmp_path):

@@ -201,10 +201,20 @@ def test_diagnose_scores_whole_episodes_of_policies_with_the_runs_r_hat(finished
     assert rand["gamma"] == gamma and rand["oracle_discounted"] == pytest.approx(discounted / 2)
     for row in (mine, rand):  # Reacher never leaves a healthy range: every step is a healthy step
         assert row["unhealthy_steps"] == 0 and row["r_hat_mean_unhealthy"] is None
+        assert row["pessimism"] == 0 and row["r_hat_lcb_return"] is None  # the run pays r̂ itself
         assert row["distance"] is None and row["x_velocity_unhealthy"] is None  # Reacher goes nowhere
         assert row["r_hat_return"] == pytest.approx(row["r_hat_mean_healthy"] * spec.episode_steps, rel=1e-4)
+    # the lower bound's charge is K member standard deviations: at least 0, and twice as much at twice K
+    lcb1, lcb2 = (score_policies(finished_run, ["random"], episodes=2, seed=5, pessimism=k)[0] for k in (1.0, 2.0))
+    gap = rand["r_hat_return"] - lcb1["r_hat_lcb_return"]
+    assert lcb1["r_hat_return"] == pytest.approx(rand["r_hat_return"])
+    assert gap > 0 and rand["r_hat_return"] - lcb2["r_hat_lcb_return"] == pytest.approx(2 * gap, rel=1e-3)
     out = prefrl("diagnose", str(finished_run), "--policy", "random", cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.startswith("random: oracle return"), out.stderr
+    out = prefrl("diagnose", str(finished_run), "--policy", "random", "--pessimism", "1", cwd=tmp_path)
+    assert out.returncode == 0 and "lower bound at pessimism 1:" in out.stdout, out.stderr
+    expect_usage_error(prefrl("diagnose", str(finished_run), "--policy", "random", "--pessimism", "-1",
+                              cwd=tmp_path), "expected a number >= 0")
     expect_usage_error(prefrl("diagnose", str(finished_run), "--policy", str(tmp_path), cwd=tmp_path),
                        "not a run folder")
 
