@@ -100,11 +100,18 @@ class NoScoreMujoco(gym.Wrapper):
             true_reward += self.height_bonus * float(unwrapped.data.qpos[i] - unwrapped.init_qpos[i])
         if self.tilt_penalty:
             t = abs(float(unwrapped.data.qpos[self.pitch_qpos])) / self.pitch_limit
-            true_reward -= self.tilt_penalty * (t * t if t <= 1 else 1 + self.tilt_slope * (t - 1))
+            true_reward -= self.tilt_penalty * float(tilt_charge(t, self.tilt_slope))
         info["true_reward"] = true_reward
         info["unhealthy"] = unhealthy
         info["physics_state"] = self.physics_state()
         return obs, 0.0, False, truncated, info
+
+
+def tilt_charge(t: np.ndarray | float, slope: float) -> np.ndarray:
+    """The tilt charge per unit of ``tilt_penalty`` at t = |pitch| / pitch limit (any shape): t^2 up to the limit,
+    1 + slope x (t - 1) past it."""
+    t = np.asarray(t, dtype=float)
+    return np.where(t <= 1, t * t, 1 + slope * (t - 1))
 
 
 class RandomEpisodeLength(gym.Wrapper):

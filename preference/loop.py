@@ -394,7 +394,8 @@ class PreferenceLoop:
         if self.cfg.heldout_clips is not None:
             held = held[-self.cfg.heldout_clips:]
         if len(held) >= 3:
-            pred = np.array([float(self.ens.predict(cl.obs, cl.acts).sum()) for cl in held])
+            steps = [self.ens.predict(cl.obs, cl.acts) for cl in held]  # r̂ per step of each clip
+            pred = np.array([float(r.sum()) for r in steps])
             true = np.array([cl.true_return for cl in held])
             self.heldout = (pred, true)
             fid = clip_agreement(pred, true)  # pair_acc: every held-out pair the oracle would not tie
@@ -406,7 +407,7 @@ class PreferenceLoop:
             m["reward/disagreement"] = float(preference_variance(returns, pairs).mean())
             if self.cfg.pessimism:  # what the lower bound takes off r̂, per step, on these clips
                 m["reward/pessimism_penalty"] = float(np.mean(np.concatenate(
-                    [self.ens.predict(cl.obs, cl.acts) - self.reward(cl.obs, cl.acts) for cl in held])))
+                    [r - self.reward(cl.obs, cl.acts) for r, cl in zip(steps, held)])))
         if not math.isnan(self.last_disagreement):
             m["reward/query_disagreement"] = self.last_disagreement
         self.metrics.update(m)

@@ -17,8 +17,8 @@ import numpy as np
 
 from agents.config import load_run_config
 from agents.diagnose import _ensemble
-from agents.evaluation import load_policy, rollout
-from envs.mujoco import make_mujoco_env
+from agents.evaluation import deterministic_actor, load_policy, rollout
+from envs.mujoco import make_mujoco_env, tilt_charge
 
 
 def main() -> None:
@@ -33,9 +33,11 @@ def main() -> None:
     ens, which = _ensemble(args.run, cfg, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
     model, norm, _ = load_policy(args.run)
 
-    def act(obs: np.ndarray) -> np.ndarray:
+    def stochastic(obs: np.ndarray) -> np.ndarray:  # as in training
         x = norm.normalize_obs(obs[None]) if norm is not None else obs[None]
-        return model.predict(x, deterministic=args.deterministic)[0][0]
+        return model.predict(x, deterministic=False)[0][0]
+
+    act = deterministic_actor(model, norm) if args.deterministic else stochastic
 
     dt, T = env.unwrapped.dt, spec.clip_steps
     rows = []
@@ -48,7 +50,7 @@ def main() -> None:
         x = qpos[:, spec.x_qpos]
         height = spec.height_bonus * (qpos[:, spec.height_qpos] - env.unwrapped.init_qpos[spec.height_qpos])
         t = np.abs(qpos[:, spec.pitch_qpos]) / spec.pitch_limit
-        tilt = spec.tilt_penalty * np.where(t <= 1, t * t, 1 + spec.tilt_slope * (t - 1))
+        tilt = spec.tilt_penalty * tilt_charge(t, spec.tilt_slope)
         healthy = ~e.info("unhealthy").astype(bool)
         for s in range(0, len(r) - T + 1, T):
             sl = slice(s, s + T)
