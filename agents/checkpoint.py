@@ -96,3 +96,30 @@ def load_normalization(ckpt: Path, venv: VecEnv) -> RolloutRewardNormalize:
         norm.__class__ = RolloutRewardNormalize
     norm.training = True
     return norm
+
+
+def load_reward_model(run_dir: Path, cfg, act_dim: int = 0):
+    """Run ``run_dir``'s reward model (its final one, else its last checkpoint's) and which one it is; ``cfg``
+    is the run's ``TrainConfig``, ``act_dim`` the action dimensions r̂ takes in (read from a checkpoint only)."""
+    from preference.cnn_reward import CnnRewardEnsemble
+    from preference.reward_model import RewardEnsemble
+
+    atari = cfg.task().kind == "atari"
+    if (run_dir / "reward_ensemble.pt").is_file():
+        cls = CnnRewardEnsemble if atari else RewardEnsemble
+        return cls.load(run_dir / "reward_ensemble.pt"), "final"
+    ckpt = checkpoint_dir(run_dir)
+    if ckpt is None:
+        raise ValueError(f"{run_dir}: no reward model yet (no reward_ensemble.pt and no checkpoint)")
+    state = load_state(ckpt)
+    if state.get("loop") is None:
+        raise ValueError(f"{run_dir}: a true-reward run has no reward model")
+    weights = state["loop"]["ensemble"]
+    if atari:
+        ens = CnnRewardEnsemble(cfg.ensemble_size)  # r̂'s scale is in the weights
+    else:
+        in_dim = weights["in_mean"].shape[0]
+        ens = RewardEnsemble(in_dim - act_dim, act_dim, cfg.ensemble_size)
+    ens.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+    ens.refresh()
+    return ens, f"checkpoint at step {state['num_timesteps']:,}"

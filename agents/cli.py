@@ -227,7 +227,7 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         torch_threads=args.torch_threads, runs_dir=args.runs_dir, exp_name=args.exp_name,
         progress=not args.quiet, checkpoint_every=args.checkpoint_every,
         media_every=args.media_every, fit_rate=args.fit_rate, sticky_actions=args.sticky_actions,
-        game_over_penalty=args.game_over_penalty)
+        game_over_penalty=args.game_over_penalty, reward_from=getattr(args, "reward_from", None))
 
 
 def _version() -> str:
@@ -249,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_flags(train)
     train.add_argument("--resume", metavar="RUN", default=None,
                        help="continue RUN from its last checkpoint to the same steps and labels")
+    train.add_argument("--reward-from", metavar="RUN", default=None,
+                       help="train PPO on the reward model learned in RUN (a learned-reward run of the same task), "
+                            "frozen: no labels are asked; e.g. a fresh policy, more steps or another algorithm on "
+                            "labels already given")
     train.add_argument("--run-dir", default=None,
                        help="use this run folder instead of a new runs/<env>__<exp>__<seed>__<time>")
     train.add_argument("--force", action="store_true", help="with --run-dir: replace an existing run folder")

@@ -108,6 +108,9 @@ class TrainConfig:
     pessimism: float = 0.0
     """PPO is paid r̂ minus this many standard deviations of the normalized reward-model members at each step
     (a lower confidence bound: less where the members disagree, away from the labeled clips); 0: r̂."""
+    reward_from: str | None = None
+    """A learned-reward run folder whose reward model (final, else its last checkpoint's) PPO optimizes, frozen:
+    no labels are asked and nothing is fitted; None: learn r̂ from preferences in this run."""
     validation: str = "split"
     """Each reward-model member is validated (and its l2 adapted) on a `split` of 1/e of the comparisons
     drawn independently of its bootstrap (it trains on ~40%), or on its bootstrap's `out-of-bag` ones
@@ -244,7 +247,10 @@ class TrainConfig:
         return float(self.ppo_settings().get("gamma", 0.99))
 
     def resolved_reward_inputs(self) -> str:
-        """What r̂ sees in this run: the setting, or the task's default where it is unset."""
+        """What r̂ sees in this run: the setting, else the reward source's (``reward_from``), else the task's
+        default."""
+        if self.reward_inputs is None and self.reward_from is not None:
+            return load_run_config(Path(self.reward_from)).resolved_reward_inputs()
         return self.reward_inputs or get_task(self.env).reward_inputs
 
     def reward_act_dim(self, act_dim: int) -> int:
@@ -278,6 +284,8 @@ class TrainConfig:
                              "(--tilt-penalty 0)")
         if not (math.isfinite(self.pessimism) and self.pessimism >= 0):
             raise ValueError(f"--pessimism must be >= 0, got {self.pessimism}")
+        if self.reward_from is not None:
+            self._check_reward_source()
         if self.normalize_on not in ("labeled", "recent"):
             raise ValueError(f"--normalize-on must be labeled or recent, got {self.normalize_on!r}")
         if self.validation not in VALIDATIONS:
@@ -347,6 +355,24 @@ class TrainConfig:
                                  f"length ({longest}), got {self.min_episode_steps}")
         if not 0.0 < self.initial_fraction < 1.0:
             raise ValueError(f"--initial-fraction must be in (0, 1), got {self.initial_fraction}")
+
+    def _check_reward_source(self) -> None:
+        """``reward_from`` names a learned-reward run of this task whose r̂ this run can read."""
+        if self.reward != "preferences":
+            raise ValueError("--reward-from gives PPO a learned reward; it needs --reward preferences")
+        if self.labeler != "oracle":
+            raise ValueError("--reward-from asks no labels: leave --labeler at oracle")
+        try:
+            source = load_run_config(Path(self.reward_from))
+        except ValueError as exc:
+            raise ValueError(f"--reward-from {exc}") from None
+        if source.reward != "preferences":
+            raise ValueError(f"--reward-from {self.reward_from}: a true-reward run has no reward model")
+        if get_task(source.env).name != get_task(self.env).name:
+            raise ValueError(f"--reward-from {self.reward_from}: its reward model is for {source.env}, not {self.env}")
+        if self.reward_inputs not in (None, source.resolved_reward_inputs()):
+            raise ValueError(f"--reward-from {self.reward_from}: its reward model sees {source.resolved_reward_inputs()}, "
+                             f"not {self.reward_inputs}")
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")

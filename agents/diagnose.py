@@ -8,37 +8,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from agents.checkpoint import load_reward_model
 from agents.config import TrainConfig, load_run_config
 from preference.store import PreferenceStore
-
-
-def _ensemble(run_dir: Path, cfg: TrainConfig, act_dim: int = 0):
-    """The run's reward model (final, else its last checkpoint's) and which one it is."""
-    import torch
-
-    from agents.checkpoint import checkpoint_dir, load_state
-    from preference.cnn_reward import CnnRewardEnsemble
-    from preference.reward_model import RewardEnsemble
-
-    atari = cfg.task().kind == "atari"
-    if (run_dir / "reward_ensemble.pt").is_file():
-        cls = CnnRewardEnsemble if atari else RewardEnsemble
-        return cls.load(run_dir / "reward_ensemble.pt"), "final"
-    ckpt = checkpoint_dir(run_dir)
-    if ckpt is None:
-        raise ValueError(f"{run_dir}: no reward model yet (no reward_ensemble.pt and no checkpoint)")
-    state = load_state(ckpt)
-    if state.get("loop") is None:
-        raise ValueError(f"{run_dir}: a true-reward run has no reward model")
-    weights = state["loop"]["ensemble"]
-    if atari:
-        ens = CnnRewardEnsemble(cfg.ensemble_size)  # r̂'s scale is in the weights
-    else:
-        in_dim = weights["in_mean"].shape[0]
-        ens = RewardEnsemble(in_dim - act_dim, act_dim, cfg.ensemble_size)
-    ens.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
-    ens.refresh()
-    return ens, f"checkpoint at step {state['num_timesteps']:,}"
 
 
 def _learned_run_config(run_dir: Path) -> TrainConfig:
@@ -137,7 +109,7 @@ def diagnose(run_dir: Path, clips: int = 300, unhealthy_below: float | None = No
     store.close()
     if not chosen:
         raise ValueError(f"{run_dir}: no labeled clips yet")
-    ens, which = _ensemble(run_dir, cfg, act_dim=cfg.reward_act_dim(chosen[0].acts.shape[-1]))
+    ens, which = load_reward_model(run_dir, cfg, act_dim=cfg.reward_act_dim(chosen[0].acts.shape[-1]))
     r = np.concatenate([ens.predict(c.obs, c.acts) for c in chosen])
     true = np.concatenate([c.true_rewards for c in chosen])
     healthy = true > threshold
@@ -192,7 +164,7 @@ def score_policies(run_dir: Path, policies: list[str], episodes: int = 1, seed: 
     if spec.kind == "atari":
         raise ValueError(f"{run_dir}: --policy scoring is for MuJoCo runs")
     env = make_mujoco_env(spec)
-    ens, which = _ensemble(run_dir, cfg, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
+    ens, which = load_reward_model(run_dir, cfg, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
     gamma = cfg.ppo_gamma()
     k = cfg.pessimism if pessimism is None else pessimism
     discount = gamma ** np.arange(spec.episode_steps)
@@ -239,7 +211,7 @@ def atari_fresh_clips(run_dir: Path, policies: list[str] | None = None, clips: i
 
     cfg = _learned_run_config(run_dir)
     spec = cfg.task()
-    ens, which = _ensemble(run_dir, cfg)
+    ens, which = load_reward_model(run_dir, cfg)
     n_envs, length = 8, spec.clip_steps
     rounds = -(-clips // n_envs)
     rows = []

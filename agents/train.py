@@ -26,7 +26,8 @@ from agents.atari_run import (AtariMediaLogger, atari_random_clips, cpu_cost_not
                               evaluate_atari)
 from agents.atari_vec import make_atari_venv
 from agents.callbacks import PreferenceCallback
-from agents.checkpoint import checkpoint_dir, load_model, load_normalization, load_state, save_checkpoint
+from agents.checkpoint import (checkpoint_dir, load_model, load_normalization, load_reward_model, load_state,
+                               save_checkpoint)
 from agents.config import RESUMABLE_CHANGES, TrainConfig, load_run_config, true_run_name
 from agents.evaluation import evaluate
 from agents.media import MediaLogger
@@ -111,7 +112,7 @@ def prepare(cfg: TrainConfig) -> tuple[TaskSpec, torch.device, int, dict[str, An
     n_envs, ppo_kwargs = split_settings(cfg.ppo_settings())
     check_kwargs(ppo_kwargs, cfg.algo)
     schedule = LabelSchedule(cfg.labels, cfg.timesteps, cfg.initial_fraction, cfg.schedule_horizon)
-    if cfg.reward == "preferences":
+    if cfg.reward == "preferences" and cfg.reward_from is None:
         fresh_clips = cfg.timesteps // spec.clip_steps
         if cfg.labels - schedule.initial > fresh_clips:
             raise ValueError(f"--labels {cfg.labels} is more than the schedule can ask: {cfg.timesteps:,} steps "
@@ -134,17 +135,31 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
     recorder = ClipRecorder(n_envs, spec.clip_steps, capacity=cfg.clip_capacity)
     store = PreferenceStore(run_dir / "store")
     loop: PreferenceLoop | None = None
-    if cfg.reward == "preferences" and spec.kind == "atari":
+    reward_fn = None
+    if cfg.reward_from is not None:
+        reward_fn = frozen_reward(cfg, int(np.prod(venv.action_space.shape)))
+    elif cfg.reward == "preferences" and spec.kind == "atari":
         loop = _atari_loop(cfg, device, store, schedule, recorder)
     elif cfg.reward == "preferences":
         act_dim = cfg.reward_act_dim(int(np.prod(venv.action_space.shape)))
         ensemble = RewardEnsemble(obs_dim, act_dim, cfg.ensemble_size, target_std=1.0, device=device, seed=cfg.seed)
         trainer = EnsembleTrainer(ensemble, FitConfig(validation=cfg.validation), np.random.default_rng(cfg.seed + 1))
         loop = _preference_loop(cfg, device, ensemble, trainer, store, schedule, recorder)
-    wrapper = LearnedRewardVecEnv(venv, loop.reward if loop is not None else None, recorder,
+    if loop is not None:
+        reward_fn = loop.reward
+    wrapper = LearnedRewardVecEnv(venv, reward_fn, recorder,
                                   clip_true=spec.kind == "atari", defer=True)
     ppo_env = RolloutRewardNormalize(wrapper, gamma=cfg.ppo_gamma()) if spec.normalize else wrapper
     return _Parts(spec, device, venv, wrapper, ppo_env, store, recorder, loop, ppo_kwargs)
+
+
+def frozen_reward(cfg: TrainConfig, act_dim: int):
+    """``cfg.reward_from``'s reward model as PPO's reward function, frozen (with ``cfg.pessimism``'s bound);
+    ``act_dim``: the env's action dimensions."""
+    source = load_run_config(Path(cfg.reward_from))
+    ens, which = load_reward_model(Path(cfg.reward_from), source, act_dim=source.reward_act_dim(act_dim))
+    print(f"PPO optimizes the reward model of {cfg.reward_from} ({which}), frozen", file=sys.stderr)
+    return lambda obs, acts: ens.predict(obs, acts, cfg.pessimism)
 
 
 def _atari_loop(cfg: TrainConfig, device: torch.device, store: PreferenceStore, schedule: LabelSchedule,
@@ -191,7 +206,7 @@ def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) ->
     if note := cpu_cost_note(cfg, device.type, schedule.initial):
         print(note, file=sys.stderr)
     exp = cfg.exp_name or ((true_run_name(cfg.true_task) if cfg.reward == "true"
-                            else f"pref{cfg.labels}-{cfg.selection}") + ("" if cfg.algo == "ppo" else f"-{cfg.algo}"))
+                            else "frozen" if cfg.reward_from is not None else f"pref{cfg.labels}-{cfg.selection}") + ("" if cfg.algo == "ppo" else f"-{cfg.algo}"))
     if run_dir is None:
         run_dir = new_run_dir(Path(cfg.runs_dir), spec.name, exp, cfg.seed)
     else:
@@ -335,7 +350,9 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
         "human_oracle_agreement": (loop.human_oracle_agreement() if loop and loop.source_counts.get("human")
                                    else None),
         **ev,
-        "learned_return_mean": float(np.mean(wrapper.learned_returns)) if loop and wrapper.learned_returns else None,
+        "reward_from": cfg.reward_from,
+        "learned_return_mean": (float(np.mean(wrapper.learned_returns)) if wrapper.reward_fn is not None
+                                and wrapper.learned_returns else None),
         "reward_val_acc": loop.metrics.get("reward/val_acc") if loop else None,
         "reward_heldout_corr": loop.metrics.get("reward/heldout_corr") if loop else None,
         "learn_seconds": learn_seconds, "steps_per_sec": model.num_timesteps / learn_seconds,

@@ -219,6 +219,48 @@ def test_diagnose_scores_whole_episodes_of_policies_with_the_runs_r_hat(finished
                        "not a run folder")
 
 
+def test_reward_from_trains_on_the_source_runs_r_hat_frozen(finished_run, tmp_path):
+    import hashlib
+
+    from agents.config import TrainConfig, load_run_config
+    from agents.train import frozen_reward
+    from preference.reward_model import RewardEnsemble
+
+    def digest(run: Path) -> dict[str, str]:
+        files = [run / "reward_ensemble.pt", *sorted(f for f in (run / "store").rglob("*") if f.is_file())]
+        return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+    before = digest(finished_run)
+    # known answer: the reward function is the source's ensemble, its lower bound included
+    ens = RewardEnsemble.load(finished_run / "reward_ensemble.pt")
+    obs_dim, act_dim = ens.obs_dim, ens.act_dim
+    x = np.random.default_rng(0).normal(size=(64, obs_dim + act_dim)).astype(np.float32)
+    for k in (0.0, 1.0):
+        fn = frozen_reward(TrainConfig(env="Reacher", reward_from=str(finished_run), pessimism=k), act_dim)
+        np.testing.assert_allclose(fn(x[:, :obs_dim], x[:, obs_dim:]), ens.predict(x[:, :obs_dim], x[:, obs_dim:], k),
+                                   rtol=1e-6)
+    out = prefrl("train", "--env", "Reacher", "--reward-from", str(finished_run), "--timesteps", "1024",
+                 "--eval-episodes", "1", "--media-every", "0", "--quiet", "--run-dir", "frozen", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / "frozen" / "result.json").read_text())
+    assert result["reward_from"] == str(finished_run) and result["timesteps"] == 1024
+    assert result["labels_answered"] == 0 and result["learned_return_mean"] is not None
+    assert PreferenceStore(tmp_path / "frozen" / "store", create=False).counts()["answered"] == 0
+    assert load_run_config(tmp_path / "frozen").reward_inputs == load_run_config(finished_run).reward_inputs
+    assert digest(finished_run) == before  # the source's model and labels are read, never written
+    # refusals: one line, exit 2
+    true_run = tmp_path / "true_run"
+    true_run.mkdir()
+    cfg = json.loads((finished_run / "config.json").read_text())
+    (true_run / "config.json").write_text(json.dumps({**cfg, "reward": "true"}))
+    for args, message in ((["--env", "Reacher", "--reward-from", str(true_run)], "a true-reward run has no reward"),
+                          (["--env", "Hopper", "--reward-from", str(finished_run)], "is for Reacher, not Hopper"),
+                          (["--env", "Reacher", "--reward-from", str(tmp_path)], "not a run folder"),
+                          (["--env", "Reacher", "--reward", "true", "--reward-from", str(finished_run)],
+                           "needs --reward preferences")):
+        expect_usage_error(prefrl("train", *args, "--timesteps", "64", cwd=tmp_path), message)
+
+
 def test_fall_price_ratio_is_one_for_an_affine_r_hat_and_shrinks_with_the_gap():
     """Known answers: any r̂ = a * true + b (a > 0) prices a fall as the truth does (1); an r̂ whose fallen
     steps sit half as far below the upright ones, with the same spread within each side (the poses: sd 6),

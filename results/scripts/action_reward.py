@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.config import load_run_config
-from agents.diagnose import _ensemble
+from agents.checkpoint import load_reward_model
 from agents.evaluation import deterministic_actor, load_policy, rollout
 from envs.mujoco import make_mujoco_env
 
@@ -23,7 +23,7 @@ for run in map(Path, sys.argv[1:]):
     cfg = load_run_config(run)
     env = make_mujoco_env(cfg.task())
     act_dim = int(np.prod(env.action_space.shape))
-    ens, _ = _ensemble(run, cfg, act_dim=cfg.reward_act_dim(act_dim))
+    ens, _ = load_reward_model(run, cfg, act_dim=cfg.reward_act_dim(act_dim))
     model, norm, _ = load_policy(run)
     ep = rollout(env, deterministic_actor(model, norm), 5)
     obs, acts = ep.obs, ep.acts

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.config import load_run_config
-from agents.diagnose import _ensemble
+from agents.checkpoint import load_reward_model
 from agents.evaluation import deterministic_actor, load_policy, rollout
 from envs.mujoco import make_mujoco_env, tilt_charge
 
@@ -30,7 +30,7 @@ def main() -> None:
     cfg = load_run_config(args.run)
     spec = cfg.task()
     env = make_mujoco_env(spec)
-    ens, which = _ensemble(args.run, cfg, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
+    ens, which = load_reward_model(args.run, cfg, act_dim=cfg.reward_act_dim(int(np.prod(env.action_space.shape))))
     model, norm, _ = load_policy(args.run)
 
     def stochastic(obs: np.ndarray) -> np.ndarray:  # as in training

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 import preference.reward_model as rm
-from agents.diagnose import _ensemble, _learned_run_config, _other_policy
+from agents.diagnose import _learned_run_config, _other_policy
+from agents.checkpoint import load_reward_model
 from agents.evaluation import deterministic_actor, rollout
 from envs.mujoco import make_mujoco_env
 from preference.fitting import EnsembleTrainer, FitConfig
@@ -66,7 +67,7 @@ def main() -> None:
     spec = cfg.task()
     env = make_mujoco_env(spec)
     act_dim = cfg.reward_act_dim(int(np.prod(env.action_space.shape)))
-    ens = _ensemble(run, cfg, act_dim=act_dim)[0] if which == "saved" else refit(run, act_dim, which == "skip")
+    ens = load_reward_model(run, cfg, act_dim=act_dim)[0] if which == "saved" else refit(run, act_dim, which == "skip")
     discount = 0.99 ** np.arange(spec.episode_steps)
     print(f"{run} r̂ {which}:")
     for name in policies:
