@@ -137,7 +137,7 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
     loop: PreferenceLoop | None = None
     reward_fn = None
     if cfg.reward_from is not None:
-        reward_fn = frozen_reward(cfg, int(np.prod(venv.action_space.shape)))
+        reward_fn = frozen_reward(cfg, int(np.prod(venv.action_space.shape)), run_dir)
     elif cfg.reward == "preferences" and spec.kind == "atari":
         loop = _atari_loop(cfg, device, store, schedule, recorder)
     elif cfg.reward == "preferences":
@@ -153,12 +153,20 @@ def _build(cfg: TrainConfig, run_dir: Path, seed_offset: int) -> _Parts:
     return _Parts(spec, device, venv, wrapper, ppo_env, store, recorder, loop, ppo_kwargs)
 
 
-def frozen_reward(cfg: TrainConfig, act_dim: int):
+def frozen_reward(cfg: TrainConfig, act_dim: int, run_dir: Path):
     """``cfg.reward_from``'s reward model as PPO's reward function, frozen (with ``cfg.pessimism``'s bound);
-    ``act_dim``: the env's action dimensions."""
+    ``act_dim``: the env's action dimensions. The model is copied into ``run_dir`` (``reward_ensemble.pt``) when
+    the run starts, and a resumed run reads its copy: when the source goes on learning, this run's r̂ stays."""
+    copy = run_dir / "reward_ensemble.pt"
     source = load_run_config(Path(cfg.reward_from))
-    ens, which = load_reward_model(Path(cfg.reward_from), source, act_dim=source.reward_act_dim(act_dim))
-    print(f"PPO optimizes the reward model of {cfg.reward_from} ({which}), frozen", file=sys.stderr)
+    if copy.is_file():
+        ens, _ = load_reward_model(run_dir, source)
+        which = f"{copy}, copied from {cfg.reward_from} at the start"
+    else:
+        ens, which = load_reward_model(Path(cfg.reward_from), source, act_dim=source.reward_act_dim(act_dim))
+        ens.save(copy)
+        which = f"{cfg.reward_from}: {which}"
+    print(f"PPO optimizes a frozen reward model ({which})", file=sys.stderr)
     return lambda obs, acts: ens.predict(obs, acts, cfg.pessimism)
 
 
@@ -205,8 +213,11 @@ def train(cfg: TrainConfig, run_dir: Path | None = None, force: bool = False) ->
     spec, device, _, _, schedule = prepare(cfg)
     if note := cpu_cost_note(cfg, device.type, schedule.initial):
         print(note, file=sys.stderr)
-    exp = cfg.exp_name or ((true_run_name(cfg.true_task) if cfg.reward == "true"
-                            else "frozen" if cfg.reward_from is not None else f"pref{cfg.labels}-{cfg.selection}") + ("" if cfg.algo == "ppo" else f"-{cfg.algo}"))
+    if cfg.reward == "true":
+        kind = true_run_name(cfg.true_task)
+    else:
+        kind = "frozen" if cfg.reward_from is not None else f"pref{cfg.labels}-{cfg.selection}"
+    exp = cfg.exp_name or (kind + ("" if cfg.algo == "ppo" else f"-{cfg.algo}"))
     if run_dir is None:
         run_dir = new_run_dir(Path(cfg.runs_dir), spec.name, exp, cfg.seed)
     else:

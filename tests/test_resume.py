@@ -236,7 +236,9 @@ def test_reward_from_trains_on_the_source_runs_r_hat_frozen(finished_run, tmp_pa
     obs_dim, act_dim = ens.obs_dim, ens.act_dim
     x = np.random.default_rng(0).normal(size=(64, obs_dim + act_dim)).astype(np.float32)
     for k in (0.0, 1.0):
-        fn = frozen_reward(TrainConfig(env="Reacher", reward_from=str(finished_run), pessimism=k), act_dim)
+        (tmp_path / f"k{k}").mkdir()
+        fn = frozen_reward(TrainConfig(env="Reacher", reward_from=str(finished_run), pessimism=k), act_dim,
+                           tmp_path / f"k{k}")
         np.testing.assert_allclose(fn(x[:, :obs_dim], x[:, obs_dim:]), ens.predict(x[:, :obs_dim], x[:, obs_dim:], k),
                                    rtol=1e-6)
     out = prefrl("train", "--env", "Reacher", "--reward-from", str(finished_run), "--timesteps", "1024",
@@ -248,6 +250,15 @@ def test_reward_from_trains_on_the_source_runs_r_hat_frozen(finished_run, tmp_pa
     assert PreferenceStore(tmp_path / "frozen" / "store", create=False).counts()["answered"] == 0
     assert load_run_config(tmp_path / "frozen").reward_inputs == load_run_config(finished_run).reward_inputs
     assert digest(finished_run) == before  # the source's model and labels are read, never written
+    # the run keeps its own copy of r̂ (a resumed run reads it, whatever the source does next)
+    (finished_run / "reward_ensemble.pt").rename(tmp_path / "moved.pt")  # the source changes...
+    RewardEnsemble(obs_dim, act_dim, seed=99).save(finished_run / "reward_ensemble.pt")
+    try:
+        fn = frozen_reward(load_run_config(tmp_path / "frozen"), act_dim, tmp_path / "frozen")
+    finally:
+        (tmp_path / "moved.pt").rename(finished_run / "reward_ensemble.pt")
+    np.testing.assert_allclose(fn(x[:, :obs_dim], x[:, obs_dim:]), ens.predict(x[:, :obs_dim], x[:, obs_dim:]),
+                               rtol=1e-6)  # ...the run's copy does not
     # refusals: one line, exit 2
     true_run = tmp_path / "true_run"
     true_run.mkdir()
