@@ -158,11 +158,11 @@ def frozen_reward(cfg: TrainConfig, act_dim: int, run_dir: Path):
     ``act_dim``: the env's action dimensions. The model is copied into ``run_dir`` (``reward_ensemble.pt``) when
     the run starts, and a resumed run reads its copy: when the source goes on learning, this run's r̂ stays."""
     copy = run_dir / "reward_ensemble.pt"
-    source = load_run_config(Path(cfg.reward_from))
-    if copy.is_file():
-        ens, _ = load_reward_model(run_dir, source)
+    if copy.is_file():  # a resumed run: its own copy, whatever the source holds now
+        ens, _ = load_reward_model(run_dir, cfg)
         which = f"{copy}, copied from {cfg.reward_from} at the start"
-    else:
+    else:  # the source's final model, else its checkpoint's (rebuilt with the source's ensemble size)
+        source = load_run_config(Path(cfg.reward_from))
         ens, which = load_reward_model(Path(cfg.reward_from), source, act_dim=source.reward_act_dim(act_dim))
         ens.save(copy)
         which = f"{cfg.reward_from}: {which}"
