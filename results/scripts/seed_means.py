@@ -1,6 +1,6 @@
 """A task's returns over more seeds than one bench folder holds: rows of committed bench `results.csv` files plus
 finished `prefrl train` run folders, grouped as the bench report groups them (each label budget, selection and
-teacher; each place a true-reward baseline trained), with the mean ratio to the strongest baseline
+teacher; each place a true-reward baseline trained; each RL algorithm), with the mean ratio to the strongest baseline
 (RESULTS.md, twenty-ninth session). A seed found twice in one group is an error, not averaged. The sources must
 share their settings (the same truth, the same defaults): the csv does not record them, so nothing here checks.
 
@@ -13,9 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.benchmark import format_ratio
+from agents.benchmark import format_ratio, trained_on
 
-Key = tuple  # (labels or None, selection, teacher, where the baseline trained or "")
+Key = tuple  # (labels or None, selection, teacher, where the baseline trained or "", RL algorithm)
+
+
+def group(labels: int | None, row: dict, selection: str, teacher: str) -> Key:
+    """The group of a cell or run: as the bench report's, and split by RL algorithm (runs from before ``--algo``
+    trained PPO)."""
+    return labels, selection, teacher, "" if labels else trained_on(row), row.get("algo") or "ppo"
 
 
 def csv_rows(path: Path, env: str) -> list[tuple[Key, int, float, str]]:
@@ -26,8 +32,8 @@ def csv_rows(path: Path, env: str) -> list[tuple[Key, int, float, str]]:
             if r["env"] != env or r["status"] != "done":
                 continue
             labels = int(r["labels"]) if r["labels"] else None
-            key = (labels, r["selection"], r["teacher"], "" if labels else r["true_task"])
-            out.append((key, int(r["seed"]), float(r["true_return_mean"]), f"{path}:{r['cell']}"))
+            out.append((group(labels, r, r["selection"], r["teacher"]), int(r["seed"]), float(r["true_return_mean"]),
+                        f"{path}:{r['cell']}"))
     return out
 
 
@@ -37,15 +43,15 @@ def run_row(run: Path) -> tuple[str, Key, int, float, str]:
     if res.get("reward_from"):
         raise SystemExit(f"{run}: trained on another run's r̂ (--reward-from), not a grid cell")
     labels = None if res["reward"] == "true" else res["label_budget"]
-    key = (labels, cfg["selection"], cfg["teacher"], "" if labels else res["true_task"])
+    key = group(labels, res, cfg["selection"], cfg["teacher"])
     return res["env"], key, res["seed"], float(res["true_return_mean"]), str(run)
 
 
 def name(key: Key) -> str:
-    labels, sel, teacher, where = key
+    labels, sel, teacher, where, algo = key
     if labels is None:
-        return "true reward (PPO)" if where == "harness" else f"true reward (PPO, {where} task)"
-    return f"{labels} labels ({sel}, {teacher})"
+        return f"true reward ({algo.upper()}" + ("" if where == "harness" else f", {where} task") + ")"
+    return f"{labels} labels ({sel}, {teacher}, {algo.upper()})"
 
 
 def main() -> None:
@@ -69,12 +75,12 @@ def main() -> None:
     best = max(baselines, key=means.__getitem__) if baselines else None
     print(f"| {args.env} | seeds | returns by seed | mean +- std | ratio to {name(best) if best else 'no baseline'} |")
     print("|---|---|---|---|---|")
-    for key in sorted(groups, key=lambda k: (k[0] or 0, k[1], k[2], k[3])):
+    for key in sorted(groups, key=lambda k: (k[0] or 0, *k[1:])):
         g = groups[key]
         rets = [g[s][0] for s in sorted(g)]
         ratio = format_ratio(means[key], means[best], 2) if best and key[0] is not None else ""
         print(f"| {name(key)} | {','.join(map(str, sorted(g)))} | {' / '.join(f'{r:.1f}' for r in rets)} | "
-              f"{np.mean(rets):.1f} +- {np.std(rets):.1f} | {ratio} |")
+              f"{means[key]:.1f} +- {np.std(rets):.1f} | {ratio} |")
 
 
 if __name__ == "__main__":
