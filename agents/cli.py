@@ -154,6 +154,12 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
                    help="pay PPO r̂ minus K standard deviations of the reward-model members at each step, a lower "
                         "confidence bound that pays less where they disagree (away from the labeled clips); "
                         "default %(default)s: r̂ itself")
+    p.add_argument("--optimism", type=float, default=d.optimism, metavar="K",
+                   help="pay PPO r̂ plus K standard deviations of the reward-model members at each step, an upper "
+                        "confidence bound that pays more where they disagree (what no label has shown yet), fading "
+                        "linearly to nothing at --optimism-steps; default %(default)s: off")
+    p.add_argument("--optimism-steps", type=int, default=d.optimism_steps, metavar="N",
+                   help="env step at which --optimism has faded to nothing; default: the end of training")
     p.add_argument("--validation", choices=VALIDATIONS, default=d.validation,
                    help="each reward-model member's held-out comparisons, on which its l2 is adapted: a "
                         "split of 1/e drawn independently of its bootstrap sample (it trains on ~40%%), or "
@@ -218,7 +224,7 @@ def _config_from(args: argparse.Namespace) -> TrainConfig:
         reward_inputs=args.reward_inputs,
         initial_fraction=args.initial_fraction, fit_every=args.fit_every,
         pretrain_epochs=args.pretrain_epochs, normalize_on=args.normalize_on, validation=args.validation,
-        pessimism=args.pessimism,
+        pessimism=args.pessimism, optimism=args.optimism, optimism_steps=args.optimism_steps,
         unhealthy_penalty=args.unhealthy_penalty,
         restart_after=args.restart_after, height_bonus=args.height_bonus,
         tilt_penalty=args.tilt_penalty, tilt_slope=args.tilt_slope, random_episode_steps=args.random_episode_steps,

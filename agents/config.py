@@ -108,6 +108,12 @@ class TrainConfig:
     pessimism: float = 0.0
     """PPO is paid r̂ minus this many standard deviations of the normalized reward-model members at each step
     (a lower confidence bound: less where the members disagree, away from the labeled clips); 0: r̂."""
+    optimism: float = 0.0
+    """PPO is paid r̂ plus this many standard deviations of the normalized reward-model members at each step, an upper
+    confidence bound that pays more where they disagree (what the labels have not shown yet; RUNE, Liang et al.
+    2022), fading linearly to nothing at ``optimism_steps``; 0: off."""
+    optimism_steps: int | None = None
+    """Env step at which ``optimism`` has faded to nothing; None: the end of training (``timesteps``)."""
     reward_from: str | None = None
     """A learned-reward run folder whose reward model (final, else its last checkpoint's) PPO optimizes, frozen:
     no labels are asked and nothing is fitted; None: learn r̂ from preferences in this run."""
@@ -284,6 +290,14 @@ class TrainConfig:
                              "(--tilt-penalty 0)")
         if not (math.isfinite(self.pessimism) and self.pessimism >= 0):
             raise ValueError(f"--pessimism must be >= 0, got {self.pessimism}")
+        if not (math.isfinite(self.optimism) and self.optimism >= 0):
+            raise ValueError(f"--optimism must be >= 0, got {self.optimism}")
+        if self.optimism and self.pessimism:
+            raise ValueError("--optimism and --pessimism pull r̂ opposite ways: set one of them")
+        if self.optimism and self.reward_from is not None:
+            raise ValueError("--optimism steers where labels are asked; --reward-from asks none")
+        if self.optimism_steps is not None and self.optimism_steps <= 0:
+            raise ValueError(f"--optimism-steps must be > 0, got {self.optimism_steps}")
         if self.reward_from is not None:
             self._check_reward_source()
         if self.normalize_on not in ("labeled", "recent"):

@@ -121,7 +121,7 @@ _NOT_COMPARED = frozenset({"device", "progress", "torch_threads", "runs_dir", "e
 _LEARNED_ONLY = frozenset({"labels", "selection", "labeler", "teacher", "ensemble_size", "clip_seconds",
                            "clip_steps", "reward_inputs", "initial_fraction", "schedule_horizon", "fit_every",
                            "fit_epochs", "pretrain_epochs", "random_episode_steps", "normalize_on", "validation",
-                           "pessimism", "candidate_clips", "clip_capacity", "fit_rate",
+                           "pessimism", "optimism", "optimism_steps", "candidate_clips", "clip_capacity", "fit_rate",
                            "reward_from"})
 
 

@@ -190,7 +190,8 @@ def _preference_loop(cfg: TrainConfig, device: torch.device, ensemble, trainer: 
                           pretrain_epochs=cfg.pretrain_epochs, candidate_clips=cfg.candidate_clips,
                           label_per_steps=cfg.fit_rate, async_fit=cfg.async_fit and device.type == "cpu",
                           labeler=cfg.labeler, oracle_after=cfg.oracle_after, normalize_on=cfg.normalize_on,
-                          pessimism=cfg.pessimism, **loop_settings)
+                          pessimism=cfg.pessimism, optimism=cfg.optimism,
+                          optimism_steps=cfg.optimism_steps or cfg.timesteps, **loop_settings)
     return PreferenceLoop(ensemble, trainer, store, schedule, recorder, loop_cfg, np.random.default_rng(cfg.seed),
                           SimulatedTeacher(cfg.teacher, np.random.default_rng(cfg.seed + 3)))
 

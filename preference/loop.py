@@ -58,6 +58,12 @@ class LoopConfig:
     """r̂ is normalized on up to this many labeled clips."""
     pessimism: float = 0.0
     """The agent is paid r̂ minus this many standard deviations of the normalized members (0: r̂ itself)."""
+    optimism: float = 0.0
+    """The agent is paid r̂ plus this many standard deviations of the normalized members at env step 0, an upper
+    confidence bound that pays more where the members disagree (RUNE, Liang et al. 2022); it fades linearly to
+    nothing at ``optimism_steps``. 0: off."""
+    optimism_steps: int = 0
+    """Env step at which ``optimism`` has faded to nothing (0: it never fades)."""
 
 
 class PreferenceLoop:
@@ -91,12 +97,21 @@ class PreferenceLoop:
         self._fresh: deque[float] = deque(maxlen=100)
         self.heldout: tuple[np.ndarray, np.ndarray] | None = None  # (predicted, true) clip returns
         self._fit_error: BaseException | None = None
+        self.env_steps = 0  # as of the last ``step``: where ``optimism`` has faded to
+
+    def bound(self) -> float:
+        """Member standard deviations taken off r̂ at the current env step: ``pessimism`` minus the faded
+        ``optimism`` (negative: added)."""
+        k = self.cfg.optimism
+        if k and self.cfg.optimism_steps:
+            k *= max(0.0, 1.0 - self.env_steps / self.cfg.optimism_steps)
+        return self.cfg.pessimism - k
 
     def reward(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
         """r̂ for a batch of steps [B]; zero until the ensemble has been fitted on some answer."""
         if not self.fitted:
             return np.zeros(len(obs), dtype=np.float32)
-        return self.ens.predict(obs, acts, self.cfg.pessimism)
+        return self.ens.predict(obs, acts, self.bound())
 
     # -- queries -------------------------------------------------------------------------
     def asked(self) -> int:
@@ -333,6 +348,7 @@ class PreferenceLoop:
         With ``force_fit`` (end of training) any background fit is awaited and a final
         synchronous fit covers every label. Returns True when a fit was started or finished.
         """
+        self.env_steps = env_steps
         clips = self.recorder.recent(self.cfg.candidate_clips)
         finished = self._join_fit(block=force_fit)
         if finished:
@@ -408,6 +424,10 @@ class PreferenceLoop:
             if self.cfg.pessimism:  # what the lower bound takes off r̂, per step, on these clips
                 m["reward/pessimism_penalty"] = float(np.mean(np.concatenate(
                     [r - self.reward(cl.obs, cl.acts) for r, cl in zip(steps, held)])))
+            if self.cfg.optimism:  # what the faded upper bound adds to r̂, per step, on these clips
+                m["reward/optimism_k"] = self.cfg.pessimism - self.bound()  # the faded K (never -0.0)
+                m["reward/optimism_bonus"] = float(np.mean(np.concatenate(
+                    [self.reward(cl.obs, cl.acts) - r for r, cl in zip(steps, held)])))
         if not math.isnan(self.last_disagreement):
             m["reward/query_disagreement"] = self.last_disagreement
         self.metrics.update(m)
@@ -427,7 +447,7 @@ class PreferenceLoop:
             "rng": self.rng.bit_generator.state, "last_fit_step": self.last_fit_step,
             "fit_seconds": self.fit_seconds,
             "answers": dict(self._answers), "truth": dict(self._truth), "fitted": self.fitted,
-            "unfitted": self._unfitted, "teacher": _teacher_state(self.oracle),
+            "unfitted": self._unfitted, "teacher": _teacher_state(self.oracle), "env_steps": self.env_steps,
         }
 
     def restore(self, state: dict) -> None:
@@ -460,6 +480,7 @@ class PreferenceLoop:
             self.oracle.rng.bit_generator.state = state["teacher"]["rng"]
             self.oracle.recent_returns.extend(state["teacher"].get("recent_returns", []))  # older: a max instead
         self.fitted, self._unfitted = state["fitted"], state["unfitted"]
+        self.env_steps = state.get("env_steps", self.last_fit_step)  # older checkpoints: the last fit's step
         t.stats = t.evaluate() if len(t) else t.stats
 
 

@@ -220,7 +220,8 @@ class RewardEnsemble(NormalizedEnsemble):
 
         With ``pessimism`` k > 0, each step's r̂ is lowered by k times the standard deviation of the
         normalized members there (in r̂'s units): a lower confidence bound that pays less where the
-        members disagree, i.e. away from the labeled clips.
+        members disagree, i.e. away from the labeled clips. With k < 0 it is raised by |k| times that
+        standard deviation: an upper bound, which pays more there (optimism).
         """
         if pessimism:
             fast = self._fast  # one snapshot, in case a fit in another thread swaps it

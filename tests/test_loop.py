@@ -15,7 +15,8 @@ from preference.schedule import LabelSchedule
 from preference.store import PreferenceStore
 
 
-def make_loop(tmp_path, labeler="oracle", budget=20, oracle_after=60.0, selection="random", pessimism=0.0):
+def make_loop(tmp_path, labeler="oracle", budget=20, oracle_after=60.0, selection="random", pessimism=0.0,
+              optimism=0.0, optimism_steps=0):
     rng = np.random.default_rng(0)
     rec = ClipRecorder(1, clip_steps=5, capacity=100)
     for _ in range(200):  # 40 clips whose true reward is the first observation
@@ -25,7 +26,8 @@ def make_loop(tmp_path, labeler="oracle", budget=20, oracle_after=60.0, selectio
     store = PreferenceStore(tmp_path)
     loop = PreferenceLoop(ens, EnsembleTrainer(ens), store, LabelSchedule(budget, 1000), rec,
                           LoopConfig(labeler=labeler, oracle_after=oracle_after, fit_every=100, pretrain_epochs=2,
-                                     selection=selection, pessimism=pessimism),
+                                     selection=selection, pessimism=pessimism, optimism=optimism,
+                                     optimism_steps=optimism_steps),
                           np.random.default_rng(1), PerfectOracle())
     return loop, store, rec
 
@@ -53,6 +55,29 @@ def test_pessimism_pays_the_agent_the_lower_bound_and_logs_its_charge(tmp_path):
     plain.pretrain(list(plain_rec.clips))
     plain.step(1000, force_fit=True)
     assert "reward/heldout_corr" in plain.metrics and "reward/pessimism_penalty" not in plain.metrics
+
+
+def test_optimism_pays_the_upper_bound_fading_linearly_to_r_hat(tmp_path):
+    loop, store, rec = make_loop(tmp_path, optimism=2.0, optimism_steps=2000)
+    loop.pretrain(list(rec.clips))
+    obs, acts = np.random.default_rng(3).normal(size=(50, 3)), np.zeros((50, 1))
+    ens = loop.ens
+    z = ens.normalized_members(ens.inputs(obs, acts))
+    scale = ens._fast[-1][-1]
+    np.testing.assert_allclose(loop.reward(obs, acts), scale * (z.mean(0) + 2.0 * z.std(0)), rtol=1e-4, atol=1e-5)
+    loop.step(1000, force_fit=True)  # halfway to 2,000 steps: K = 1
+    z = ens.normalized_members(ens.inputs(obs, acts))
+    np.testing.assert_allclose(loop.reward(obs, acts), ens._fast[-1][-1] * (z.mean(0) + z.std(0)),
+                               rtol=1e-4, atol=1e-5)
+    assert np.all(loop.reward(obs, acts) > ens.predict(obs, acts))
+    assert loop.metrics["reward/optimism_k"] == pytest.approx(1.0) and loop.metrics["reward/optimism_bonus"] > 0
+    loop.step(2000)
+    np.testing.assert_allclose(loop.reward(obs, acts), ens.predict(obs, acts), rtol=1e-5, atol=1e-6)
+    loop.step(3000)  # past the end it stays r̂, never a lower bound
+    np.testing.assert_allclose(loop.reward(obs, acts), ens.predict(obs, acts), rtol=1e-5, atol=1e-6)
+    resumed, _, _ = make_loop(tmp_path, optimism=2.0, optimism_steps=4000)  # the same store
+    resumed.restore(loop.state())
+    assert resumed.env_steps == 3000 and resumed.bound() == pytest.approx(-0.5)
 
 
 def test_human_mode_never_blocks_and_r_hat_is_zero_until_answers(tmp_path):
