@@ -15,13 +15,15 @@ import numpy as np
 
 from agents.benchmark import format_ratio, trained_on
 
-Key = tuple  # (labels or None, selection, teacher, where the baseline trained or "", RL algorithm)
+Key = tuple  # (labels or None, selection, teacher, where the baseline trained or "", RL algorithm, bounds on r̂)
+BOUNDS = ("optimism", "pessimism")  # settings of a learned-reward run that split its group (a csv holds neither)
 
 
-def group(labels: int | None, row: dict, selection: str, teacher: str) -> Key:
+def group(labels: int | None, row: dict, selection: str, teacher: str, cfg: dict | None = None) -> Key:
     """The group of a cell or run: as the bench report's, and split by RL algorithm (runs from before ``--algo``
-    trained PPO)."""
-    return labels, selection, teacher, "" if labels else trained_on(row), row.get("algo") or "ppo"
+    trained PPO) and by the run config's (``cfg``) bounds on r̂, ``--optimism`` and ``--pessimism``."""
+    bounds = ", ".join(f"{k} {cfg[k]:g}" for k in BOUNDS if cfg and cfg.get(k)) if labels else ""
+    return labels, selection, teacher, "" if labels else trained_on(row), row.get("algo") or "ppo", bounds
 
 
 def csv_rows(path: Path, env: str) -> list[tuple[Key, int, float, str]]:
@@ -43,15 +45,15 @@ def run_row(run: Path) -> tuple[str, Key, int, float, str]:
     if res.get("reward_from"):
         raise SystemExit(f"{run}: trained on another run's r̂ (--reward-from), not a grid cell")
     labels = None if res["reward"] == "true" else res["label_budget"]
-    key = group(labels, res, cfg["selection"], cfg["teacher"])
+    key = group(labels, res, cfg["selection"], cfg["teacher"], cfg)
     return res["env"], key, res["seed"], float(res["true_return_mean"]), str(run)
 
 
 def name(key: Key) -> str:
-    labels, sel, teacher, where, algo = key
+    labels, sel, teacher, where, algo, bounds = key
     if labels is None:
         return f"true reward ({algo.upper()}" + ("" if where == "harness" else f", {where} task") + ")"
-    return f"{labels} labels ({sel}, {teacher}, {algo.upper()})"
+    return f"{labels} labels ({sel}, {teacher}, {algo.upper()}" + (f", {bounds}" if bounds else "") + ")"
 
 
 def main() -> None:
