@@ -99,13 +99,17 @@ class PreferenceLoop:
         self._fit_error: BaseException | None = None
         self.env_steps = 0  # as of the last ``step``: where ``optimism`` has faded to
 
-    def bound(self) -> float:
-        """Member standard deviations taken off r̂ at the current env step: ``pessimism`` minus the faded
-        ``optimism`` (negative: added)."""
+    def faded_optimism(self) -> float:
+        """``optimism`` at the current env step, faded linearly to nothing at ``optimism_steps``."""
         k = self.cfg.optimism
         if k and self.cfg.optimism_steps:
             k *= max(0.0, 1.0 - self.env_steps / self.cfg.optimism_steps)
-        return self.cfg.pessimism - k
+        return k
+
+    def bound(self) -> float:
+        """Member standard deviations taken off r̂ at the current env step: ``pessimism`` minus the faded
+        ``optimism`` (negative: added)."""
+        return self.cfg.pessimism - self.faded_optimism()
 
     def reward(self, obs: np.ndarray, acts: np.ndarray) -> np.ndarray:
         """r̂ for a batch of steps [B]; zero until the ensemble has been fitted on some answer."""
@@ -421,13 +425,12 @@ class PreferenceLoop:
             pairs = random_pairs(len(held), min(200, len(held) * 2), self.rng)
             returns = self.member_returns_fn(held)(np.arange(len(held)))
             m["reward/disagreement"] = float(preference_variance(returns, pairs).mean())
-            if self.cfg.pessimism:  # what the lower bound takes off r̂, per step, on these clips
-                m["reward/pessimism_penalty"] = float(np.mean(np.concatenate(
-                    [r - self.reward(cl.obs, cl.acts) for r, cl in zip(steps, held)])))
-            if self.cfg.optimism:  # what the faded upper bound adds to r̂, per step, on these clips
-                m["reward/optimism_k"] = self.cfg.pessimism - self.bound()  # the faded K (never -0.0)
-                m["reward/optimism_bonus"] = float(np.mean(np.concatenate(
-                    [self.reward(cl.obs, cl.acts) - r for r, cl in zip(steps, held)])))
+            if self.cfg.pessimism or self.cfg.optimism:  # what the bound adds to r̂, per step, on these clips
+                shift = float(np.mean(np.concatenate([self.reward(cl.obs, cl.acts) - r for r, cl in zip(steps, held)])))
+                if self.cfg.pessimism:
+                    m["reward/pessimism_penalty"] = -shift
+                if self.cfg.optimism:
+                    m["reward/optimism_k"], m["reward/optimism_bonus"] = self.faded_optimism(), shift
         if not math.isnan(self.last_disagreement):
             m["reward/query_disagreement"] = self.last_disagreement
         self.metrics.update(m)
