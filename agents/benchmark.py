@@ -81,12 +81,12 @@ def is_one_comparison(rows: list[dict[str, Any]]) -> bool:
             and {r["reward"] for r in rows} == {"preferences", "true"})
 
 
-def bench_cells(base: TrainConfig, seeds: int | None, suite: str | None, true_task: str = "harness",
+def bench_cells(base: TrainConfig, seeds: int | list[int] | None, suite: str | None, true_task: str = "harness",
                 tasks: list[str] | None = None, budgets: list[int] | None = None):
     """The cells of a bench (a suite, narrowed to ``tasks`` and label ``budgets`` where given, or
     ``base.env`` at ``base.labels`` against the true reward for each seed) and the folder name it gets
     without ``--name``; returns (list of suites.Cell, str)."""
-    from agents.suites import Cell, suite_cells
+    from agents.suites import Cell, seed_list, suite_cells
 
     if suite is not None:
         cells = suite_cells(suite, seeds, base.env if base.env != TrainConfig().env else None,
@@ -97,7 +97,7 @@ def bench_cells(base: TrainConfig, seeds: int | None, suite: str | None, true_ta
         spec = get_task(base.env)
         steps = base.timesteps or spec.default_timesteps
         labels = base.labels or spec.default_labels
-        cells = [c for seed in range(seeds or 1) for c in (Cell(spec.name, None, seed, steps, true_task=true_task),
+        cells = [c for seed in seed_list(seeds, 1) for c in (Cell(spec.name, None, seed, steps, true_task=true_task),
                                                            Cell(spec.name, labels, seed, steps, base.selection,
                                                                 base.teacher))]
         name = f"{spec.name}__{labels}__{time.strftime('%Y%m%d-%H%M%S')}"
@@ -106,7 +106,7 @@ def bench_cells(base: TrainConfig, seeds: int | None, suite: str | None, true_ta
     return cells, name
 
 
-def plan_bench(base: TrainConfig, seeds: int | None, name: str | None, suite: str | None = None,
+def plan_bench(base: TrainConfig, seeds: int | list[int] | None, name: str | None, suite: str | None = None,
                reuse: list[Path] | None = None, true_task: str = "harness", tasks: list[str] | None = None,
                budgets: list[int] | None = None) -> list[str]:
     """What ``run_bench`` with these arguments would do, cell by cell (suites.plan_suite); writes nothing."""
@@ -116,8 +116,9 @@ def plan_bench(base: TrainConfig, seeds: int | None, name: str | None, suite: st
     return plan_suite(cells, base, Path(base.runs_dir) / "bench" / (name or default_name), reuse)
 
 
-def run_bench(base: TrainConfig, seeds: int | None, workers: int, name: str | None, suite: str | None = None,
-              executor: str = "processes", address: str | None = None, reuse: list[Path] | None = None,
+def run_bench(base: TrainConfig, seeds: int | list[int] | None, workers: int, name: str | None,
+              suite: str | None = None, executor: str = "processes", address: str | None = None,
+              reuse: list[Path] | None = None,
               true_task: str = "harness", tasks: list[str] | None = None, budgets: list[int] | None = None) -> Path:
     """Run a suite (or, without one, ``base.env`` at ``base.labels`` against true-reward PPO) and
     write its report; for a single task also summary.md with the return and throughput ratios.

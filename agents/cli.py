@@ -46,6 +46,28 @@ def _budget_list(text: str) -> list[int]:
     return budgets
 
 
+def _seed_spec(text: str) -> int | list[int]:
+    """``--seeds``: N (seeds 0..N-1), a range A-B (inclusive) or a list A,B,C of seeds."""
+    t = text.strip()
+    try:
+        if "-" in t[1:]:
+            a, b = (int(x) for x in t.split("-", 1))
+            seeds = list(range(a, b + 1))
+        elif "," in t:
+            seeds = [int(x) for x in t.split(",") if x.strip()]
+        else:
+            count = int(t)
+            if count > 0 and str(count) == t:
+                return count
+            seeds = []
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected a count N, a range A-B or a list A,B of seeds (each >= 0, "
+                                         f"none twice), got {text!r}")
+    return seeds
+
+
 def _empty(text: str):
     raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
 
@@ -272,8 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a suite: mujoco-quick (about an hour on 2 cores), paper-mujoco, selection, teachers, "
                             "paper-atari (7 games x 3,300/5,500/10,000 labels, 10M steps, 3 seeds: a GPU's work); "
                             "without one: --env at --labels against true-reward PPO")
-    bench.add_argument("--seeds", type=_positive_int, default=None,
-                       help="number of seeds (0..N-1); default: the suite's (1 without a suite)")
+    bench.add_argument("--seeds", type=_seed_spec, default=None, metavar="N|A-B|A,B",
+                       help="number of seeds N (0..N-1), or which seeds: a range A-B or a list A,B (e.g. 3-4 "
+                            "adds seeds 3 and 4 to a three-seed grid); default: the suite's (1 without a suite)")
     bench.add_argument("--tasks", type=_task_list, default=None, metavar="T1,T2",
                        help="with --suite: run only these tasks of it (a task outside it runs at its own default "
                             "RL budget; a bench folder run in parts reports every cell asked for in it)")

@@ -91,12 +91,20 @@ SUITES["paper-atari"] = Suite({t: 10_000_000 for t in ATARI_TASKS}, labels=(3300
 NOT_YET: dict[str, str] = {}  # suites named before they can run: name -> why not
 
 
-def suite_cells(name: str, seeds: int | None, env: str | None, timesteps: int | None,
+def seed_list(seeds: int | list[int] | None, default: int) -> list[int]:
+    """The seeds of ``--seeds``: a count N (0..N-1), the seeds themselves, or None (``default`` as a count)."""
+    if seeds is None:
+        seeds = default
+    return list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+
+
+def suite_cells(name: str, seeds: int | list[int] | None, env: str | None, timesteps: int | None,
                 true_task: str = "harness", tasks: list[str] | None = None,
                 budgets: list[int] | None = None) -> list[Cell]:
     """The cells of suite ``name``; ``env`` (one task) or ``tasks``, ``budgets`` (label budgets) and
     ``timesteps`` narrow or rescale it (e.g. teachers on Walker2d; a task from outside the suite gets its
-    own default RL budget); ``true_task``: where its true-reward baselines train."""
+    own default RL budget); ``seeds``: a count (0..N-1) or the seeds; ``true_task``: where its true-reward
+    baselines train."""
     if name in NOT_YET:
         raise ValueError(f"suite {name!r} {NOT_YET[name]}")
     if name not in SUITES:
@@ -111,7 +119,7 @@ def suite_cells(name: str, seeds: int | None, env: str | None, timesteps: int | 
         suite = replace(suite, tasks={t: timesteps for t in suite.tasks})
     if true_task != "harness" and any(get_task(t).kind != "mujoco" for t in suite.tasks):
         raise ValueError(f"--true-task {true_task} is for MuJoCo tasks; this grid has others")
-    return suite.cells(list(range(seeds if seeds is not None else suite.seeds)), true_task)
+    return suite.cells(seed_list(seeds, suite.seeds), true_task)
 
 
 # Settings that change nothing a finished run computed (where it ran, how it logged, how it checkpointed,

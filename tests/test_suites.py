@@ -40,6 +40,9 @@ def test_suites_expand_to_the_papers_grid():
                                       "Hopper__pref700-random-oracle__s0", "Hopper__true__s1",
                                       "Hopper__pref700-random-oracle__s1"]
     assert {c.timesteps for c in part} == {1_000_000}
+    more = suite_cells("paper-mujoco", seeds=[3, 4], env=None, timesteps=None, tasks=["Swimmer"], budgets=[700])
+    assert [c.name for c in more] == ["Swimmer__true__s3", "Swimmer__pref700-random-oracle__s3", "Swimmer__true__s4",
+                                      "Swimmer__pref700-random-oracle__s4"]  # seeds added to a three-seed grid
     assert len(suite_cells("paper-mujoco", 1, None, None, tasks=["Swimmer", "swimmer"], budgets=[700, 700])) == 2
     # a task from outside the suite gets its own default RL budget; the suite's tasks keep theirs
     quick = suite_cells("mujoco-quick", 1, None, None, tasks=["Swimmer", "Hopper", "Pong"], budgets=[700])
