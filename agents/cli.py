@@ -307,9 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1),
                        help="runs in parallel (processes); default %(default)s")
     bench.add_argument("--name", default=None, help="bench folder name under <runs-dir>/bench/")
-    bench.add_argument("--reuse", action="extend", nargs="+", default=[], metavar="BENCH_DIR",
+    bench.add_argument("--reuse", action="extend", nargs="+", default=[], metavar="DIR",
                        help="copy finished cells of other bench folders that have the same name and settings "
-                            "(e.g. their true-reward baselines) instead of running them; takes several "
+                            "(e.g. their true-reward baselines) instead of running them, or finished `prefrl "
+                            "train` run folders of a cell's task, seed, reward, budget and settings; takes several "
                             "folders (--reuse runs/bench/*/) and is repeatable; of several matches the newest run wins")
     bench.add_argument("--plan", action="store_true",
                        help="print what the bench would do, cell by cell (finished, reused from --reuse, resumed, "
@@ -495,8 +496,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             seeds = args.seeds if args.seeds is not None else (None if args.suite else 1)
             reuse = [Path(r) for r in args.reuse]
             for r in reuse:
-                if not (r / "cells").is_dir():
-                    raise UsageError(f"--reuse {r}: not a bench folder (no cells/)")
+                if not (r / "cells").is_dir() and not (r / "result.json").is_file():
+                    raise UsageError(f"--reuse {r}: not a bench folder (no cells/) nor a finished run folder "
+                                     "(no result.json)")
             if (args.tasks or args.budgets) and not args.suite:
                 raise UsageError("--tasks and --budgets narrow a --suite; without one use --env and --labels")
             if args.plan:

@@ -153,16 +153,16 @@ def setting_differences(cell: Cell, base: TrainConfig, run_dir: Path) -> list[st
 def _reuse_sources(cells: list[Cell], base: TrainConfig, folder: Path,
                    sources: list[Path]) -> tuple[dict[str, Path], list[str]]:
     """For each of ``cells`` not finished in ``folder``, the newest finished run (``_finished_at``) of the
-    same name and settings in the bench folders ``sources`` ({cell name: run folder}: the one nearest
-    today's code), and one line per run passed over for its settings."""
+    same name and settings in ``sources`` (bench folders, or finished ``prefrl train`` run folders; see
+    ``_candidate``) ({cell name: run folder}: the one nearest today's code), and one line per run passed
+    over for its settings."""
     found, passed = {}, []
     for cell in cells:
         if (folder / cell.name / "result.json").exists():
             continue
         matches = []
         for src in sources:
-            run_dir = src / "cells" / cell.name
-            if not (run_dir / "result.json").exists():
+            if (run_dir := _candidate(cell, src)) is None:
                 continue
             if diff := setting_differences(cell, base, run_dir):
                 passed.append(f"not reused {run_dir} (other settings: {'; '.join(diff)})")
@@ -175,6 +175,20 @@ def _reuse_sources(cells: list[Cell], base: TrainConfig, folder: Path,
     return found, passed
 
 
+def _candidate(cell: Cell, src: Path) -> Path | None:
+    """The finished run in ``src`` that may stand for ``cell`` if its settings match: the cell's folder in a
+    bench folder, or ``src`` itself, a finished ``prefrl train`` run of the cell's task, seed, reward and label
+    budget (so seeds run one by one join a grid)."""
+    if (src / "cells").is_dir():
+        run_dir = src / "cells" / cell.name
+        return run_dir if (run_dir / "result.json").exists() else None
+    if not (src / "result.json").exists():
+        return None
+    cfg = load_run_config(src).resolved()
+    same = (cfg.env, cfg.seed, cfg.reward == "true") == (cell.env, cell.seed, cell.labels is None)
+    return src if same and (cell.labels is None or cfg.labels == cell.labels) else None
+
+
 def _finished_at(run_dir: Path) -> float:
     """When the finished run in ``run_dir`` ended (seconds since the epoch): as its result.json records it, or,
     for runs older than that record, the file's modification time (kept by ``--reuse``'s copies)."""
@@ -184,8 +198,9 @@ def _finished_at(run_dir: Path) -> float:
 
 def reuse_cells(cells: list[Cell], base: TrainConfig, folder: Path, sources: list[Path]) -> list[str]:
     """Copy into ``folder`` each finished cell of the bench folders ``sources`` (e.g. true-reward
-    baselines) that has the name and the settings of one of ``cells`` not finished here. Returns one
-    line per cell copied or passed over."""
+    baselines), or finished run folder among them, that has the name (a run: the task, seed, reward and
+    budget) and the settings of one of ``cells`` not finished here. Returns one line per cell copied or
+    passed over."""
     found, passed = _reuse_sources(cells, base, folder, sources)
     copied = []
     for name, run_dir in found.items():

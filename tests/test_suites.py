@@ -158,6 +158,19 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
                                                           "from the start")
     with pytest.raises(ValueError, match="other settings"):
         plan_suite(cells, replace(BASE, ppo={"gamma": 0.5}), tmp_path)
+    # a finished `prefrl train` run folder stands for the cell of its task, seed, reward and budget
+    runs = tmp_path / "runs"
+    for cell in cells[:2]:
+        shutil.copytree(tmp_path / "cells" / cell.name, runs / f"{cell.env}__mine__{cell.labels}__0")
+    planned = plan_suite([*cells[:2], Cell("Reacher", 20, 1, 1024), Cell("Reacher", 40, 0, 1024)], BASE,
+                         tmp_path / "planned", reuse=sorted(runs.iterdir()))
+    assert [line.split(" (run")[0] for line in planned[:4]] == [
+        f"reused    Reacher__true__s0 from {runs}/Reacher__mine__None__0",
+        f"reused    Reacher__pref20-random-oracle__s0 from {runs}/Reacher__mine__20__0",
+        "runs      Reacher__pref20-random-oracle__s1", "runs      Reacher__pref40-random-oracle__s0"]
+    # ... and only at the same settings
+    assert "ppo gamma: ran 0.9, asked 0.5" in plan_suite(cells[:1], replace(BASE, ppo={"gamma": 0.5}),
+                                                         tmp_path / "planned", reuse=[runs / "Reacher__mine__None__0"])[0]
     run_suite(cells[:2], BASE, other, workers=1, reuse=[tmp_path])
     out = capsys.readouterr().out
     assert out.count("reused ") == 2 and "2 finished before, 0 to run" in out
