@@ -496,9 +496,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             seeds = args.seeds if args.seeds is not None else (None if args.suite else 1)
             reuse = [Path(r) for r in args.reuse]
             for r in reuse:
-                if not (r / "cells").is_dir() and not (r / "result.json").is_file():
-                    raise UsageError(f"--reuse {r}: not a bench folder (no cells/) nor a finished run folder "
-                                     "(no result.json)")
+                if not (r / "cells").is_dir() and not (r / "config.json").is_file():  # an unfinished run: passed over
+                    raise UsageError(f"--reuse {r}: not a bench folder (no cells/) nor a run folder (no config.json)")
             if (args.tasks or args.budgets) and not args.suite:
                 raise UsageError("--tasks and --budgets narrow a --suite; without one use --env and --labels")
             if args.plan:

@@ -162,6 +162,8 @@ def test_grid_runs_resumes_and_reports(tmp_path, capsys):
     runs = tmp_path / "runs"
     for cell in cells[:2]:
         shutil.copytree(tmp_path / "cells" / cell.name, runs / f"{cell.env}__mine__{cell.labels}__0")
+    (runs / "Reacher__going__1").mkdir()  # a run still going (no result.json): passed over
+    shutil.copy(runs / "Reacher__mine__20__0" / "config.json", runs / "Reacher__going__1")
     planned = plan_suite([*cells[:2], Cell("Reacher", 20, 1, 1024), Cell("Reacher", 40, 0, 1024)], BASE,
                          tmp_path / "planned", reuse=sorted(runs.iterdir()))
     assert [line.split(" (run")[0] for line in planned[:4]] == [
