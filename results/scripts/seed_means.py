@@ -1,7 +1,8 @@
 """A task's returns over more seeds than one bench folder holds: rows of committed bench `results.csv` files plus
 finished `prefrl train` run folders, grouped as the bench report groups them (each label budget, selection and
 teacher; each place a true-reward baseline trained; each RL algorithm), with the mean ratio to the strongest baseline
-(RESULTS.md, twenty-ninth session). A seed found twice in one group is an error, not averaged. The sources must
+(RESULTS.md, twenty-ninth session). A seed found twice in one group is an error, not averaged (unless both give
+the same return to the last digit: one run copied into two bench folders). The sources must
 share their settings (the same truth, the same defaults): the csv does not record them, so nothing here checks.
 
     python results/scripts/seed_means.py --env Swimmer --csv results/paper-mujoco-v16/results.csv runs/s29/Swimmer__*
@@ -61,6 +62,9 @@ def main() -> None:
     p.add_argument("--env", required=True)
     p.add_argument("--csv", type=Path, action="append", default=[], help="a bench folder's results.csv")
     p.add_argument("runs", type=Path, nargs="*", help="finished prefrl train run folders")
+    p.add_argument("--reference", type=float, default=None, metavar="RETURN",
+                   help="also give each ratio to this published return (e.g. rl-zoo's, where the measured "
+                        "baseline falls below it and so is no yardstick)")
     args = p.parse_args()
     rows = [row for path in args.csv for row in csv_rows(path, args.env)]
     for run in args.runs:
@@ -69,20 +73,25 @@ def main() -> None:
             rows.append(tuple(row))
     groups: dict[Key, dict[int, tuple[float, str]]] = {}
     for key, seed, ret, src in rows:
-        if seed in groups.setdefault(key, {}):
+        if seed in groups.setdefault(key, {}) and groups[key][seed][0] == ret:
+            continue  # one run in two folders (a cell copied by --reuse): the same return to the last digit
+        if seed in groups[key]:
             raise SystemExit(f"seed {seed} twice in {name(key)}: {groups[key][seed][1]} and {src}")
         groups[key][seed] = (ret, src)
     means = {k: float(np.mean([r for r, _ in g.values()])) for k, g in groups.items()}
     baselines = [k for k in groups if k[0] is None]
     best = max(baselines, key=means.__getitem__) if baselines else None
-    print(f"| {args.env} | seeds | returns by seed | mean +- std | ratio to {name(best) if best else 'no baseline'} |")
-    print("|---|---|---|---|---|")
+    ref = f" | ratio to {args.reference:g}" if args.reference else ""
+    print(f"| {args.env} | seeds | returns by seed | mean +- std | ratio to {name(best) if best else 'no baseline'}"
+          f"{ref} |")
+    print("|---|---|---|---|---|" + ("---|" if ref else ""))
     for key in sorted(groups, key=lambda k: (k[0] or 0, *k[1:])):
         g = groups[key]
         rets = [g[s][0] for s in sorted(g)]
         ratio = format_ratio(means[key], means[best], 2) if best and key[0] is not None else ""
+        to_ref = f" {format_ratio(means[key], args.reference, 2)} |" if ref else ""
         print(f"| {name(key)} | {','.join(map(str, sorted(g)))} | {' / '.join(f'{r:.1f}' for r in rets)} | "
-              f"{means[key]:.1f} +- {np.std(rets):.1f} | {ratio} |")
+              f"{means[key]:.1f} +- {np.std(rets):.1f} | {ratio} |{to_ref}")
 
 
 if __name__ == "__main__":
