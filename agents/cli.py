@@ -304,8 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --suite: these label budgets instead of the suite's (e.g. 700,1400)")
     bench.add_argument("--report", metavar="DIR", default=None,
                        help="rebuild results.csv, report.md and plots of the bench in DIR from its finished cells")
-    bench.add_argument("--workers", type=_positive_int, default=min(2, os.cpu_count() or 1),
-                       help="runs in parallel (processes); default %(default)s")
+    bench.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                       help="runs in parallel (processes); default: one per CPU core (%(default)s here)")
     bench.add_argument("--name", default=None, help="bench folder name under <runs-dir>/bench/")
     bench.add_argument("--reuse", action="extend", nargs="+", default=[], metavar="DIR",
                        help="copy finished cells of other bench folders that have the same name and settings "

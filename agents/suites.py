@@ -355,6 +355,7 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, exe
     rows: list[dict[str, Any]] = []
     todo = [c for c in cells if not (folder / c.name / "result.json").exists()]
     rows += [_run_cell(c, base, folder) for c in cells if c not in todo]
+    workers = max(1, min(workers, len(todo)))  # no more processes than cells to run
     print(f"{len(cells)} cells: {len(cells) - len(todo)} finished before, {len(todo)} to run with {workers} workers",
           flush=True)
     if executor == "ray":
