@@ -118,8 +118,8 @@ def plan_bench(base: TrainConfig, seeds: int | list[int] | None, name: str | Non
 
 def run_bench(base: TrainConfig, seeds: int | list[int] | None, workers: int, name: str | None,
               suite: str | None = None, executor: str = "processes", address: str | None = None,
-              reuse: list[Path] | None = None,
-              true_task: str = "harness", tasks: list[str] | None = None, budgets: list[int] | None = None) -> Path:
+              reuse: list[Path] | None = None, true_task: str = "harness", tasks: list[str] | None = None,
+              budgets: list[int] | None = None) -> Path:
     """Run a suite (or, without one, ``base.env`` at ``base.labels`` against true-reward PPO) and
     write its report; for a single task also summary.md with the return and throughput ratios.
     ``reuse``: other bench folders whose finished cells of the same name and settings are copied in.

@@ -154,15 +154,22 @@ def _reuse_sources(cells: list[Cell], base: TrainConfig, folder: Path,
                    sources: list[Path]) -> tuple[dict[str, Path], list[str]]:
     """For each of ``cells`` not finished in ``folder``, the newest finished run (``_finished_at``) of the
     same name and settings in ``sources`` (bench folders, or finished ``prefrl train`` run folders; see
-    ``_candidate``) ({cell name: run folder}: the one nearest today's code), and one line per run passed
+    ``_run_identity``) ({cell name: run folder}: the one nearest today's code), and one line per run passed
     over for its settings."""
     found, passed = {}, []
+    runs = {src: _run_identity(src) for src in sources}  # each run's config read once, not once per cell
     for cell in cells:
         if (folder / cell.name / "result.json").exists():
             continue
         matches = []
         for src in sources:
-            if (run_dir := _candidate(cell, src)) is None:
+            if (src / "cells").is_dir():  # a bench folder: the cell of the same name
+                run_dir = src / "cells" / cell.name
+                if not (run_dir / "result.json").exists():
+                    continue
+            elif runs[src] == (cell.env, cell.seed, cell.labels):  # a finished run of the cell's task, seed, budget
+                run_dir = src
+            else:
                 continue
             if diff := setting_differences(cell, base, run_dir):
                 passed.append(f"not reused {run_dir} (other settings: {'; '.join(diff)})")
@@ -175,18 +182,14 @@ def _reuse_sources(cells: list[Cell], base: TrainConfig, folder: Path,
     return found, passed
 
 
-def _candidate(cell: Cell, src: Path) -> Path | None:
-    """The finished run in ``src`` that may stand for ``cell`` if its settings match: the cell's folder in a
-    bench folder, or ``src`` itself, a finished ``prefrl train`` run of the cell's task, seed, reward and label
-    budget (so seeds run one by one join a grid)."""
-    if (src / "cells").is_dir():
-        run_dir = src / "cells" / cell.name
-        return run_dir if (run_dir / "result.json").exists() else None
-    if not (src / "result.json").exists():
+def _run_identity(src: Path) -> tuple[str, int, int | None] | None:
+    """(task, seed, label budget; None for true reward) of ``src``, a finished ``prefrl train`` run folder, the
+    cell it may stand for if its settings match (so seeds run one by one join a grid); None for a bench folder
+    or a run not finished."""
+    if (src / "cells").is_dir() or not (src / "result.json").exists():
         return None
     cfg = load_run_config(src).resolved()
-    same = (cfg.env, cfg.seed, cfg.reward == "true") == (cell.env, cell.seed, cell.labels is None)
-    return src if same and (cell.labels is None or cfg.labels == cell.labels) else None
+    return cfg.env, cfg.seed, None if cfg.reward == "true" else cfg.labels
 
 
 def _finished_at(run_dir: Path) -> float:
