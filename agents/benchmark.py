@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,53 +82,63 @@ def is_one_comparison(rows: list[dict[str, Any]]) -> bool:
             and {r["reward"] for r in rows} == {"preferences", "true"})
 
 
-def bench_cells(base: TrainConfig, seeds: int | list[int] | None, suite: str | None, true_task: str = "harness",
-                tasks: list[str] | None = None, budgets: list[int] | None = None):
-    """The cells of a bench (a suite, narrowed to ``tasks`` and label ``budgets`` where given, or
-    ``base.env`` at ``base.labels`` against the true reward for each seed) and the folder name it gets
-    without ``--name``; returns (list of suites.Cell, str)."""
+@dataclass(frozen=True)
+class Grid:
+    """Which cells a bench holds: a ``suite`` narrowed to ``tasks`` and label ``budgets`` where given (or,
+    without one, the base config's task at its label budget against the true reward); ``seeds``: a count
+    (0..N-1) or the seeds; ``true_task``: where the true-reward cells train; ``only``: ``baselines`` or
+    ``learned`` keeps just those cells (e.g. the baselines of seeds another machine trains learned cells on)."""
+
+    suite: str | None = None
+    seeds: int | list[int] | None = None
+    true_task: str = "harness"
+    tasks: list[str] | None = None
+    budgets: list[int] | None = None
+    only: str | None = None
+
+
+def bench_cells(base: TrainConfig, grid: Grid):
+    """The cells of ``grid`` and the folder name the bench gets without ``--name``; returns
+    (list of suites.Cell, str)."""
     from agents.suites import Cell, seed_list, suite_cells
 
-    if suite is not None:
-        cells = suite_cells(suite, seeds, base.env if base.env != TrainConfig().env else None,
-                            base.timesteps, true_task, tasks, budgets)
-        name = f"{suite}__{time.strftime('%Y%m%d-%H%M%S')}"
+    if grid.suite is not None:
+        cells = suite_cells(grid.suite, grid.seeds, base.env if base.env != TrainConfig().env else None,
+                            base.timesteps, grid.true_task, grid.tasks, grid.budgets)
+        name = f"{grid.suite}__{time.strftime('%Y%m%d-%H%M%S')}"
     else:
         from envs.registry import get_task
         spec = get_task(base.env)
         steps = base.timesteps or spec.default_timesteps
         labels = base.labels or spec.default_labels
-        cells = [c for seed in seed_list(seeds, 1) for c in (Cell(spec.name, None, seed, steps, true_task=true_task),
-                                                           Cell(spec.name, labels, seed, steps, base.selection,
-                                                                base.teacher))]
+        cells = [c for seed in seed_list(grid.seeds, 1)
+                 for c in (Cell(spec.name, None, seed, steps, true_task=grid.true_task),
+                           Cell(spec.name, labels, seed, steps, base.selection, base.teacher))]
         name = f"{spec.name}__{labels}__{time.strftime('%Y%m%d-%H%M%S')}"
+    if grid.only is not None:
+        cells = [c for c in cells if (c.labels is None) == (grid.only == "baselines")]
     for cell in cells:  # a setting one task of the grid cannot take (--algo trpo on Atari) is refused up front
         cell.config(base).validate()
     return cells, name
 
 
-def plan_bench(base: TrainConfig, seeds: int | list[int] | None, name: str | None, suite: str | None = None,
-               reuse: list[Path] | None = None, true_task: str = "harness", tasks: list[str] | None = None,
-               budgets: list[int] | None = None) -> list[str]:
+def plan_bench(base: TrainConfig, grid: Grid, name: str | None, reuse: list[Path] | None = None) -> list[str]:
     """What ``run_bench`` with these arguments would do, cell by cell (suites.plan_suite); writes nothing."""
     from agents.suites import plan_suite
 
-    cells, default_name = bench_cells(base, seeds, suite, true_task, tasks, budgets)
+    cells, default_name = bench_cells(base, grid)
     return plan_suite(cells, base, Path(base.runs_dir) / "bench" / (name or default_name), reuse)
 
 
-def run_bench(base: TrainConfig, seeds: int | list[int] | None, workers: int, name: str | None,
-              suite: str | None = None, executor: str = "processes", address: str | None = None,
-              reuse: list[Path] | None = None, true_task: str = "harness", tasks: list[str] | None = None,
-              budgets: list[int] | None = None) -> Path:
-    """Run a suite (or, without one, ``base.env`` at ``base.labels`` against true-reward PPO) and
-    write its report; for a single task also summary.md with the return and throughput ratios.
-    ``reuse``: other bench folders whose finished cells of the same name and settings are copied in.
-    ``true_task``: where the true-reward cells train (``TrainConfig.true_task``); ``tasks``, ``budgets``:
-    the part of the suite to run (its folder's report covers every cell asked for in it)."""
+def run_bench(base: TrainConfig, grid: Grid, name: str | None, workers: int, executor: str = "processes",
+              address: str | None = None, reuse: list[Path] | None = None) -> Path:
+    """Run the cells of ``grid`` in the bench folder ``name`` and write its report; for a single task also
+    summary.md with the return and throughput ratios. ``reuse``: other bench folders (or train runs) whose
+    finished cells of the same settings are copied in. A folder run in parts (``tasks``, ``budgets``,
+    ``only``) reports every cell asked for in it."""
     from agents.suites import run_suite, write_report
 
-    cells, default_name = bench_cells(base, seeds, suite, true_task, tasks, budgets)
+    cells, default_name = bench_cells(base, grid)
     out = Path(base.runs_dir) / "bench" / (name or default_name)
     rows = run_suite(cells, base, out, workers, executor, address, reuse)
     write_report(out)

@@ -302,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "RL budget; a bench folder run in parts reports every cell asked for in it)")
     bench.add_argument("--budgets", type=_budget_list, default=None, metavar="N1,N2",
                        help="with --suite: these label budgets instead of the suite's (e.g. 700,1400)")
+    bench.add_argument("--only", choices=("baselines", "learned"), default=None,
+                       help="run only the true-reward baselines, or only the learned-reward cells, of the grid "
+                            "(e.g. baselines for seeds whose learned cells ran elsewhere); default: both")
     bench.add_argument("--report", metavar="DIR", default=None,
                        help="rebuild results.csv, report.md and plots of the bench in DIR from its finished cells")
     bench.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
@@ -492,7 +495,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = train(cfg, Path(args.run_dir) if args.run_dir else None, force=args.force)
             _print_result(run.path, run.result)
         elif args.command == "bench":
-            from agents.benchmark import run_bench
             seeds = args.seeds if args.seeds is not None else (None if args.suite else 1)
             reuse = [Path(r) for r in args.reuse]
             for r in reuse:
@@ -500,13 +502,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     raise UsageError(f"--reuse {r}: not a bench folder (no cells/) nor a run folder (no config.json)")
             if (args.tasks or args.budgets) and not args.suite:
                 raise UsageError("--tasks and --budgets narrow a --suite; without one use --env and --labels")
+            from agents.benchmark import Grid, plan_bench, run_bench
+            grid = Grid(args.suite, seeds, true_task, args.tasks, args.budgets, args.only)
             if args.plan:
-                from agents.benchmark import plan_bench
-                print("\n".join(plan_bench(cfg, seeds, args.name, args.suite, reuse, true_task, args.tasks,
-                                            args.budgets)))
+                print("\n".join(plan_bench(cfg, grid, args.name, reuse)))
                 return 0
-            out = run_bench(cfg, seeds, args.workers, args.name, args.suite, args.executor, args.address, reuse,
-                            true_task, args.tasks, args.budgets)
+            out = run_bench(cfg, grid, args.name, args.workers, args.executor, args.address, reuse)
             _print_bench(out)
         return 0
     except UsageError as exc:

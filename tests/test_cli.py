@@ -405,10 +405,19 @@ def test_bench_plan_lists_the_cells_and_writes_nothing_and_a_misplaced_part_flag
     assert [line.split()[-1] for line in out.stdout.splitlines()[:-1]] == [
         "Swimmer__true__s3", "Swimmer__pref700-random-oracle__s3", "Swimmer__true__s4",
         "Swimmer__pref700-random-oracle__s4"]
+    # one half of the grid: its true-reward baselines, or its learned-reward cells
+    for only, kept in (("baselines", ["Swimmer__true-gym__s3", "Swimmer__true-gym__s4"]),
+                       ("learned", ["Swimmer__pref350-random-oracle__s3", "Swimmer__pref700-random-oracle__s3",
+                                    "Swimmer__pref350-random-oracle__s4", "Swimmer__pref700-random-oracle__s4"])):
+        out = prefrl("bench", "--suite", "paper-mujoco", "--tasks", "Swimmer", "--budgets", "350,700", "--seeds", "3-4",
+                     "--true-task", "gym", "--only", only, "--plan", "--name", "p", "--runs-dir", "runs", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert [line.split()[-1] for line in out.stdout.splitlines()[:-1]] == kept
     seeds = ["--suite", "paper-mujoco", "--seeds"]
     for bad, why in ((["--budgets", "700"], "narrow a --suite"), (["--suite", "paper-mujoco", "--tasks", "Swimer"],
                      "unknown task 'Swimer'"), (["--suite", "paper-mujoco", "--budgets", "700,1"], "at least 2"),
-                     ([*seeds, "4-3"], "a range A-B"), ([*seeds, "3,3"], "none twice"), ([*seeds, "0"], "count N")):
+                     ([*seeds, "4-3"], "a range A-B"), ([*seeds, "3,3"], "none twice"), ([*seeds, "0"], "count N"),
+                     (["--only", "baseline"], "invalid choice: 'baseline'")):
         out = prefrl("bench", *bad, "--plan", "--runs-dir", "runs", cwd=tmp_path)
         lines = out.stderr.strip().splitlines()
         assert out.returncode == 2 and len(lines) == 1 and why in lines[0], out.stderr
