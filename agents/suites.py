@@ -247,9 +247,14 @@ def plan_suite(cells: list[Cell], base: TrainConfig, out: Path, reuse: list[Path
             state, where = "runs", ""
         counts[state] += 1
         lines.append(f"{state:9} {c.name}{where}")
-    return [*passed, *lines, f"{len(cells)} cells in {out}: {counts['finished']} finished, {counts['reused']} "
+    return [*passed, *lines, f"{_count(len(cells), 'cell')} in {out}: {counts['finished']} finished, {counts['reused']} "
             f"reused, {counts['resumes']} resume from a checkpoint, {counts['runs']} run from the start"
             + (f", {counts['running']} running in another bench process" if counts["running"] else "")]
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 cell``, ``6 cells``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _refuse_other_settings(cells: list[Cell], base: TrainConfig, folder: Path) -> None:
@@ -359,7 +364,8 @@ def run_suite(cells: list[Cell], base: TrainConfig, out: Path, workers: int, exe
     todo = [c for c in cells if not (folder / c.name / "result.json").exists()]
     rows += [_run_cell(c, base, folder) for c in cells if c not in todo]
     workers = max(1, min(workers, len(todo)))  # no more processes than cells to run
-    print(f"{len(cells)} cells: {len(cells) - len(todo)} finished before, {len(todo)} to run with {workers} workers",
+    print(f"{_count(len(cells), 'cell')}: {len(cells) - len(todo)} finished before, {len(todo)} to run with "
+          f"{_count(workers, 'worker')}",
           flush=True)
     if executor == "ray":
         rows += _run_on_ray(todo, base, folder, workers, address)
