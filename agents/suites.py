@@ -544,7 +544,7 @@ def write_report(out: Path) -> Path:
                   "return: " + "; ".join(yardsticks) + "."]
     if ratios:
         lines += ["", "Mean ratio across tasks: " + ", ".join(
-            f"{k}: **{np.mean(v):.2f}** ({len(v)} tasks)" for k, v in sorted(ratios.items()))]
+            f"{k}: **{np.mean(v):.2f}** ({_count(len(v), 'task')})" for k, v in sorted(ratios.items()))]
     failed = [r for r in rows if r["status"] != "done"]
     if failed:
         lines += ["", "Cells not finished: " + ", ".join(
