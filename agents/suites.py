@@ -247,8 +247,8 @@ def plan_suite(cells: list[Cell], base: TrainConfig, out: Path, reuse: list[Path
             state, where = "runs", ""
         counts[state] += 1
         lines.append(f"{state:9} {c.name}{where}")
-    return [*passed, *lines, f"{_count(len(cells), 'cell')} in {out}: {counts['finished']} finished, {counts['reused']} "
-            f"reused, {counts['resumes']} resume from a checkpoint, {counts['runs']} run from the start"
+    return [*passed, *lines, f"{_count(len(cells), 'cell')} in {out}: {counts['finished']} finished, "
+            f"{counts['reused']} reused, {counts['resumes']} resume from a checkpoint, {counts['runs']} run from the start"
             + (f", {counts['running']} running in another bench process" if counts["running"] else "")]
 
 
