@@ -7,12 +7,31 @@ state ``info["physics_state"]`` (qpos ++ qvel) so that any step can be re-render
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 
 from envs.registry import DEFAULT_PENALTY, TaskSpec
+
+
+class MujocoWarning(UserWarning):
+    """A warning MuJoCo's C library raised (e.g. about an attribute of gymnasium's model files)."""
+
+
+def _warn_once(message: str) -> None:
+    """MuJoCo's warning handler: a Python warning, shown once per message, instead of a line on stderr
+    each time a model compiles (gymnasium's HalfCheetah file trips a deprecation on every env built)."""
+    try:
+        warnings.warn_explicit(message.strip(), MujocoWarning, "mujoco", 0, registry=_SHOWN)
+    except Exception:  # noqa: BLE001  (a filter set to "error" must not raise through MuJoCo's C code)
+        pass
+
+
+_SHOWN: dict[Any, Any] = {}  # warnings' registry of what was shown
+mujoco.set_mju_user_warning(_warn_once)
 
 
 class NoScoreMujoco(gym.Wrapper):

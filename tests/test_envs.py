@@ -3,7 +3,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from envs.mujoco import make_gym_task_env, make_mujoco_env, make_standard_env
+from envs.mujoco import MujocoWarning, make_gym_task_env, make_mujoco_env, make_standard_env
 from envs.registry import TASKS, UnknownTaskError, get_task
 
 
@@ -197,3 +197,13 @@ def test_evaluation_reports_how_the_policy_leaves_the_healthy_range():
     assert 0 < first < 200 and all(flags[first:])  # known: it falls once, for good
     assert out["oracle_first_unhealthy_step"] == first
     assert out["oracle_unhealthy_fraction"] == pytest.approx(1 - first / spec.episode_steps)
+
+
+def test_mujocos_own_warnings_become_a_python_warning_not_a_line_per_env(capfd):
+    """gymnasium's HalfCheetah file uses a compiler attribute MuJoCo deprecates: its warning is a
+    MujocoWarning (shown once per message by Python's default filter), not a stderr line per env built."""
+    capfd.readouterr()
+    with pytest.warns(MujocoWarning, match="settotalmass"):
+        for _ in range(2):
+            make_mujoco_env(get_task("HalfCheetah")).close()
+    assert "settotalmass" not in capfd.readouterr().err
