@@ -27,8 +27,10 @@ class PreferenceCallback(BaseCallback):
                  progress: tqdm | None = None, max_behind: int | None = None,
                  checkpoint_every: int | None = None, checkpoint: Callable[[int, float], None] | None = None,
                  previous_seconds: float = 0.0, media: MediaLogger | None = None,
-                 alarm: HackingAlarm | None = None, writer: SummaryWriter | None = None):
+                 alarm: HackingAlarm | None = None, writer: SummaryWriter | None = None,
+                 heartbeat: Callable[[int, int, float], None] | None = None):
         super().__init__()
+        self.heartbeat = heartbeat  # after each rollout: (steps, step of the last checkpoint, steps/s)
         self.media, self.alarm, self.writer = media, alarm, writer
         self.env_seconds = self.update_seconds = self.label_seconds = 0.0
         self._t_rollout = self._t_update = None
@@ -100,8 +102,11 @@ class PreferenceCallback(BaseCallback):
             self.media.maybe_log(self.num_timesteps, self.model, norm)
         self.label_seconds += time.perf_counter() - t0
         elapsed = time.perf_counter() - self._t0
+        rate = (self.num_timesteps - self._steps0) / elapsed if elapsed > 0 else 0.0
         if elapsed > 0:
-            record("perf/steps_per_sec", (self.num_timesteps - self._steps0) / elapsed)
+            record("perf/steps_per_sec", rate)
+        if self.heartbeat is not None:
+            self.heartbeat(self.num_timesteps, self._last_checkpoint, rate)
         record("perf/env_seconds", self.env_seconds)
         record("perf/ppo_update_seconds", self.update_seconds)
         record("perf/label_and_log_seconds", self.label_seconds)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 RUN_MARKER = "config.json"
+PROGRESS = "progress.json"
 
 
 def new_run_dir(root: Path, env: str, exp: str, seed: int) -> Path:
@@ -58,3 +62,54 @@ def code_version() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+changes" if changed else "") if head else None
+
+
+def replace_text(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all (a reader in another process never sees half of it)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_progress(run_dir: Path, steps: int, total: int, steps_per_sec: float, checkpoint_steps: int) -> None:
+    """Record how far the run in ``run_dir`` is (``progress.json``, replaced after every rollout), so that
+    another process (``prefrl bench --plan``) can say so: steps done of ``total``, this process's steps/s,
+    the step of the last checkpoint (where a resume would start), and when."""
+    record = {"steps": steps, "total": total, "steps_per_sec": steps_per_sec, "checkpoint_steps": checkpoint_steps,
+              "updated": time.time()}
+    replace_text(run_dir / PROGRESS, json.dumps(record) + "\n")
+
+
+def read_progress(run_dir: Path) -> dict[str, Any] | None:
+    """``run_dir``'s progress record (see ``write_progress``); None where there is none or it is unreadable."""
+    try:
+        record = json.loads((run_dir / PROGRESS).read_text())
+    except (OSError, ValueError):
+        return None
+    keys = ("steps", "total", "steps_per_sec", "checkpoint_steps", "updated")
+    return record if isinstance(record, dict) and all(isinstance(record.get(k), (int, float)) for k in keys) else None
+
+
+def describe_progress(run_dir: Path, running: bool, now: float | None = None) -> str:
+    """How far the run in ``run_dir`` is, for a plan line: while ``running``, ``step 48,128 of 300,000 (16%),
+    1,702 steps/s, about 3 min left``; else where a resume starts, ``from step 40,960 of 300,000``. Empty
+    where the run left no progress record (it stopped before its first rollout, or predates the record)."""
+    p = read_progress(run_dir)
+    if p is None:
+        return ""
+    total = int(p["total"])
+    if not running:
+        return f"from step {int(p['checkpoint_steps']):,} of {total:,}"
+    steps, rate = int(p["steps"]), float(p["steps_per_sec"])
+    text = f"step {steps:,} of {total:,} ({100 * steps / max(total, 1):.0f}%)"
+    if rate > 0:
+        text += f", {rate:,.0f} steps/s, about {_duration(max(total - steps, 0) / rate)} left"
+    age = (time.time() if now is None else now) - float(p["updated"])
+    return text + (f" (as of {_duration(age)} ago)" if age >= 120 else "")
+
+
+def _duration(seconds: float) -> str:
+    """``40 s``, ``12 min``, ``2.5 h``."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"

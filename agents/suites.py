@@ -21,6 +21,7 @@ import numpy as np
 
 from agents.benchmark import format_ratio, return_ratio, trained_on
 from agents.config import TrainConfig, load_run_config, true_run_name
+from agents.run_dir import describe_progress, replace_text
 from envs.registry import get_task
 
 
@@ -240,9 +241,11 @@ def plan_suite(cells: list[Cell], base: TrainConfig, out: Path, reuse: list[Path
         elif c.name in found:
             state, where = "reused", f" from {found[c.name]}{_provenance(found[c.name])}"
         elif _running_elsewhere(folder, c.name):
-            state, where = "running", f" ({RUNNING_ELSEWHERE}: skipped)"
+            progress = describe_progress(folder / c.name, running=True)
+            state, where = "running", f" ({RUNNING_ELSEWHERE}: skipped{'; ' + progress if progress else ''})"
         elif (folder / c.name / "checkpoint").exists():
-            state, where = "resumes", ""
+            progress = describe_progress(folder / c.name, running=False)
+            state, where = "resumes", f" ({progress})" if progress else ""
         else:
             state, where = "runs", ""
         counts[state] += 1
@@ -398,7 +401,7 @@ def _write_grid(out: Path, cells: list[Cell]) -> None:
         known = [Cell(**c) for c in json.loads(grid.read_text())] if grid.exists() else []
         asked = {c.name: c for c in cells}  # a cell asked again (say, with other steps) replaces its old entry
         merged = [asked.pop(c.name, c) for c in known] + list(asked.values())
-        _replace_text(grid, json.dumps([asdict(c) for c in merged], indent=2) + "\n")
+        replace_text(grid, json.dumps([asdict(c) for c in merged], indent=2) + "\n")
 
 
 _IN_POOL_WORKER = False
@@ -496,7 +499,7 @@ def write_report(out: Path) -> Path:
     w.writeheader()
     for r in rows:
         w.writerow({k: r.get(k, "") for k in CSV_FIELDS})
-    _replace_text(out / "results.csv", table.getvalue())
+    replace_text(out / "results.csv", table.getvalue())
     algo = _algo_name(rows)
     lines = [f"# Benchmark `{out.name}`", "",
              "Final true return (the unmodified gymnasium task's episodic return, mean +- std over seeds of "
@@ -553,15 +556,8 @@ def write_report(out: Path) -> Path:
         png = plot_curves(out, env, by_env[env])
         if png is not None:
             lines += ["", f"![{env}]({png.name})"]
-    _replace_text(out / "report.md", "\n".join(lines) + "\n")
+    replace_text(out / "report.md", "\n".join(lines) + "\n")
     return out / "report.md"
-
-
-def _replace_text(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all: benches finishing side by side in one folder never mix their reports."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _seeds(rows: list[dict[str, Any]]) -> str:

@@ -34,7 +34,7 @@ from agents.media import MediaLogger
 from agents.tb import LAYOUT, HackingAlarm, config_table, writer_of
 from agents.ppo_factory import check_kwargs, make_ppo, split_settings
 from agents.reward_wrapper import LearnedRewardVecEnv, RolloutRewardNormalize
-from agents.run_dir import claim_run_dir, code_version, new_run_dir
+from agents.run_dir import claim_run_dir, code_version, new_run_dir, write_progress
 from envs.mujoco import make_gym_task_env, make_mujoco_env
 from envs.registry import TaskSpec
 from preference.clips import Clip, ClipRecorder
@@ -317,7 +317,9 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
     callback = PreferenceCallback(parts.wrapper, loop, bar, max_behind=cfg.max_behind,
                                   checkpoint_every=cfg.checkpoint_every, checkpoint=checkpoint,
                                   previous_seconds=previous_seconds, media=media,
-                                  alarm=HackingAlarm(cfg.alarm_window), writer=writer)
+                                  alarm=HackingAlarm(cfg.alarm_window), writer=writer,
+                                  heartbeat=lambda steps, at, rate: write_progress(run_dir, steps, cfg.timesteps,
+                                                                                   rate, at))
     t_learn = time.perf_counter()
     with stop_on_signals() as stop:
         callback.stop_flag = stop
@@ -326,6 +328,7 @@ def _learn(cfg: TrainConfig, run_dir: Path, parts: _Parts, model, logger, t_star
     # Ctrl-C / SIGTERM: keep what was trained, never a partial rollout
     if stop.is_set() and model.num_timesteps < cfg.timesteps:
         checkpoint(callback.rollout_start_steps, learn_seconds)
+        write_progress(run_dir, callback.rollout_start_steps, cfg.timesteps, 0.0, callback.rollout_start_steps)
         bar.close()
         logger.close()
         store.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from agents.config import TrainConfig
+from agents.run_dir import describe_progress, read_progress, write_progress
 from agents.suites import (SUITES, Cell, collect_rows, plan_suite, reuse_cells, run_suite, setting_differences,
                            suite_cells, write_report)
 
@@ -200,6 +201,13 @@ def test_a_cell_running_in_another_bench_process_is_neither_run_nor_replaced(tmp
     try:
         assert plan_suite([cell], BASE, tmp_path)[0] == (
             "running   Reacher__true__s0 (running in another bench process: skipped)")
+        # the other process's progress record says how far it is
+        (tmp_path / "cells" / cell.name).mkdir()
+        write_progress(tmp_path / "cells" / cell.name, steps=256, total=1024, steps_per_sec=64.0, checkpoint_steps=0)
+        assert plan_suite([cell], BASE, tmp_path)[0] == (
+            "running   Reacher__true__s0 (running in another bench process: skipped; step 256 of 1,024 (25%), "
+            "64 steps/s, about 12 s left)")
+        shutil.rmtree(tmp_path / "cells" / cell.name)
         rows = run_suite([cell], BASE, tmp_path, workers=1)
         assert [r["status"] for r in rows] == ["running"]
         assert not (tmp_path / "cells" / cell.name).exists()  # nothing started here
@@ -209,7 +217,10 @@ def test_a_cell_running_in_another_bench_process_is_neither_run_nor_replaced(tmp
         holder.kill()
         holder.wait()
     # the other process is gone (however it ended): its claim went with it, and the cell runs
-    assert [r["status"] for r in run_suite([cell], BASE, tmp_path, workers=1)] == ["done"]
+    rows = run_suite([cell], BASE, tmp_path, workers=1)
+    assert [r["status"] for r in rows] == ["done"]
+    progress = read_progress(tmp_path / "cells" / cell.name)  # written by the run after each rollout
+    assert (progress["steps"], progress["total"]) == (rows[0]["timesteps"], 1024) and progress["steps_per_sec"] > 0
 
     # a finished run elsewhere is not copied over a cell that another bench process is running
     other = tmp_path / "other" / "cells"
@@ -250,6 +261,23 @@ def test_a_claim_guards_the_copy_and_the_run_themselves(tmp_path, monkeypatch):
     monkeypatch.setattr(suites, "_claim_cell", finished_meanwhile)
     row = suites._run_cell(cell, BASE, tmp_path / "cells")
     assert row["status"] == "done" and row["true_return_mean"] == -5.0
+
+
+def test_the_plan_says_how_far_a_cell_is_and_where_it_resumes(tmp_path):
+    cell = Cell("Reacher", None, 0, 1024)
+    run_dir = tmp_path / "cells" / cell.name
+    _saved_run(run_dir, cell.config(BASE))
+    (run_dir / "checkpoint").mkdir()
+    assert plan_suite([cell], BASE, tmp_path)[0] == "resumes   Reacher__true__s0"  # a run older than the record
+    write_progress(run_dir, steps=768, total=1024, steps_per_sec=0.0, checkpoint_steps=512)
+    assert plan_suite([cell], BASE, tmp_path)[0] == "resumes   Reacher__true__s0 (from step 512 of 1,024)"
+    # a record not replaced for a while says how old it is (a run waiting for a person's labels, say)
+    write_progress(run_dir, steps=500_000, total=1_000_000, steps_per_sec=400.0, checkpoint_steps=450_000)
+    later = read_progress(run_dir)["updated"] + 600
+    assert describe_progress(run_dir, running=True, now=later) == (
+        "step 500,000 of 1,000,000 (50%), 400 steps/s, about 21 min left (as of 10 min ago)")
+    (run_dir / "progress.json").write_text("{not json")
+    assert describe_progress(run_dir, running=True) == ""
 
 
 def _saved_run(run_dir, cfg: TrainConfig) -> None:
